@@ -1,0 +1,68 @@
+"""Command line: ``python -m gngan train --config cfg.json --run-dir DIR`` and
+``python -m gngan section 01_1d --budget cpu``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gngan.config import BUDGETS, RunConfig
+
+SECTIONS = ("01_1d",)
+
+
+def _train(args) -> None:
+    from gngan.trainer import run
+
+    path = Path(args.config)
+    if not path.exists():
+        raise ValueError(f"config file {path} does not exist; write one with RunConfig(...).save(path)")
+    try:
+        config = RunConfig.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config file {path} is not valid JSON ({err})") from None
+    result = run(config, args.run_dir, device=args.device, progress=not args.quiet)
+    print(json.dumps({k: v for k, v in result["final"].items() if k != "snapshot"}))
+
+
+def _section(args) -> None:
+    from gngan import experiments
+
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    if args.name == "01_1d":
+        configs = experiments.toy1d_configs(args.budget, seeds=seeds, num_steps=args.num_steps)
+    experiments.run_section(args.name, configs, args.budget, device=args.device, num_steps=args.num_steps,
+                            progress=not args.quiet)
+    print(f"{args.name} at budget {args.budget}: done")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gngan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train (or resume) one run from a config JSON")
+    p.add_argument("--config", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_train)
+    s = sub.add_parser("section", help="train (or resume) every run of a book section")
+    s.add_argument("name", choices=SECTIONS)
+    s.add_argument("--budget", default="cpu", choices=BUDGETS)
+    s.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
+    s.add_argument("--num-steps", type=int, default=None)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_section)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"gngan: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

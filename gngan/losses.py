@@ -1,0 +1,285 @@
+"""The objectives of GN-GAN (Tran, Bui, Cheung, AAAI 2019) and of the baselines, one function per equation.
+
+Every loss is a quantity to MINIMISE and is named for the network it trains: ``*_ae`` (net_E and net_G
+in the auto-encoder step), ``*_dis`` (net_D), ``*_gen`` (net_G). Equation numbers refer to the GN-GAN
+paper. Functions are pure: tensors (or a callable D) in, a scalar tensor out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+NE_BANDWIDTHS = ("sigma_sq_is_var", "sigma_is_var", "joint")
+DIS_LOSSES = ("log", "hinge")
+
+# Floor for the pairwise-distance variance: only there to avoid 0/0 when every point of the batch
+# coincides (then all distances are 0 and the kernel is 1 whatever the bandwidth).
+_MIN_VAR = 1e-12
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _per_sample(t: Tensor, name: str) -> Tensor:
+    """Accept one value per sample, shape (n,) or (n, 1); return shape (n,)."""
+    if t.dim() == 1 or (t.dim() == 2 and t.shape[1] == 1):
+        return t.reshape(-1)
+    raise ValueError(f"{name} must hold one value per sample, shape (n,) or (n, 1); got {tuple(t.shape)}")
+
+
+def _same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} {tuple(a.shape)} and {name_b} {tuple(b.shape)} must have the same shape")
+
+
+def _pairwise_sq_dists(a: Tensor) -> Tensor:
+    """(n, d) -> (n, n) squared Euclidean distances, exact zeros on the diagonal.
+
+    Gram form, so memory is O(n^2 + n d) rather than O(n^2 d) for image batches. Centring first
+    removes the common offset (e.g. images in [0, 1]) that would otherwise cost precision in the
+    |a|^2 + |b|^2 - 2 a.b cancellation; distances are translation invariant so nothing else changes.
+    """
+    a = a - a.mean(dim=0, keepdim=True)
+    sq_norm = (a * a).sum(dim=1)
+    sq = sq_norm[:, None] + sq_norm[None, :] - 2.0 * (a @ a.T)
+    sq = 0.5 * (sq + sq.T)
+    eye = torch.eye(a.shape[0], dtype=torch.bool, device=a.device)
+    return sq.clamp_min(0.0).masked_fill(eye, 0.0)
+
+
+def _distance_variance(sq: Tensor) -> Tensor:
+    """Population variance of the Euclidean distances d_ij over the unordered pairs i < j."""
+    n = sq.shape[0]
+    iu = torch.triu_indices(n, n, offset=1, device=sq.device)
+    sq_pairs = sq[iu[0], iu[1]]
+    # sqrt has an infinite derivative at 0 (coincident points); use 0 there instead of NaN.
+    pos = sq_pairs > 0
+    d = torch.where(pos, torch.sqrt(torch.where(pos, sq_pairs, torch.ones_like(sq_pairs))),
+                    torch.zeros_like(sq_pairs))
+    return d.var(correction=0).clamp_min(_MIN_VAR)
+
+
+def _log_joint(points: Tensor, bandwidth: str, detach_sigma: bool) -> Tensor:
+    """(n, d) -> (n, n) log of the joint neighbour distribution (Eq. 3-6).
+
+    The diagonal holds finite junk the caller must drop: a -inf there would turn into NaN in the
+    backward pass of logaddexp even though the entry is never used.
+    """
+    n = points.shape[0]
+    sq = _pairwise_sq_dists(points)
+    eye = torch.eye(n, dtype=torch.bool, device=points.device)
+    if bandwidth == "joint":
+        log_w = -torch.log1p(sq)
+        return log_w - torch.logsumexp(log_w.masked_fill(eye, -math.inf).reshape(-1), dim=0)
+
+    if detach_sigma:
+        with torch.no_grad():
+            v = _distance_variance(sq)
+    else:
+        v = _distance_variance(sq)
+    sigma_sq = v if bandwidth == "sigma_sq_is_var" else v * v
+    log_w = -torch.log1p(sq / (2.0 * sigma_sq))
+    # row i holds log p_{j|i}: the kernel centred on point i, normalised over k != i (Eq. 4, 6)
+    log_cond = log_w - torch.logsumexp(log_w.masked_fill(eye, -math.inf), dim=1, keepdim=True)
+    return torch.logaddexp(log_cond, log_cond.T) - math.log(2 * n)
+
+
+# --------------------------------------------------------------------------------------------------
+# auto-encoder step
+
+
+def neighbors_embedding(z: Tensor, x: Tensor, bandwidth: str = "sigma_sq_is_var",
+                        detach_sigma: bool = True) -> Tensor:
+    """V_R of Eq. 2: KL(P || Q) between the neighbour distributions of latent and data points.
+
+    Args:
+        z: latent points, shape (n, d_z) (anything with n rows; flattened to (n, -1)).
+        x: their images under net_G, shape (n, ...); flattened to (n, -1).
+        bandwidth: how sigma of Eq. 4 / Eq. 6 is read, with v the population variance of the
+            Euclidean distances over the pairs i < j of one batch:
+            "sigma_sq_is_var": sigma^2 = v, kernel (1 + d^2 / (2 v))^-1, invariant to scaling the inputs;
+            "sigma_is_var":    sigma = v (the paper's words taken literally), kernel (1 + d^2 / (2 v^2))^-1;
+            "joint":           the 2018 proposal's (1 + d^2)^-1 normalised over all ordered pairs k != l.
+        detach_sigma: treat the bandwidth as a constant (no gradient through v).
+
+    Returns:
+        scalar, sum over i != j of p_ij log(p_ij / q_ij) (p_ii = q_ii = 0).
+    """
+    if bandwidth not in NE_BANDWIDTHS:
+        raise ValueError(f"unknown NE bandwidth {bandwidth!r}; use one of {NE_BANDWIDTHS}")
+    if z.shape[0] != x.shape[0]:
+        raise ValueError(f"z has {z.shape[0]} points but x has {x.shape[0]}; pass each latent point with its own image")
+    n = z.shape[0]
+    if n < 3:
+        raise ValueError(f"neighbors_embedding needs at least 3 points (got {n}): with fewer the "
+                         f"neighbour distributions are trivial; use a larger batch")
+    log_p = _log_joint(z.reshape(n, -1), bandwidth, detach_sigma)
+    log_q = _log_joint(x.reshape(n, -1), bandwidth, detach_sigma)
+    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
+    log_p, log_q = log_p[off], log_q[off]
+    return (log_p.exp() * (log_p - log_q)).sum()
+
+
+def reconstruction_ae(x: Tensor, x_recon: Tensor) -> Tensor:
+    """First term of Eq. 1: mean over all elements of (x - x_recon)^2; x, x_recon of shape (n, ...)."""
+    _same_shape(x, x_recon, "x", "x_recon")
+    return ((x - x_recon) ** 2).mean()
+
+
+def gngan_ae(x: Tensor, x_recon: Tensor, z_all: Tensor | None, x_all: Tensor | None, lambda_r: float = 1.0,
+             bandwidth: str = "sigma_sq_is_var", detach_sigma: bool = True) -> Tensor:
+    """V_AE of Eq. 1: reconstruction_ae(x, x_recon) + lambda_r * neighbors_embedding(z_all, x_all).
+
+    x, x_recon: (n, ...). z_all: (m, d_z), encoded and prior latents merged; x_all: (m, ...), their
+    reconstructions and generated samples. With lambda_r == 0 the NE term is not computed and
+    z_all, x_all may be None.
+    """
+    loss = reconstruction_ae(x, x_recon)
+    if lambda_r == 0:
+        return loss
+    if z_all is None or x_all is None:
+        raise ValueError("gngan_ae with lambda_r != 0 needs z_all and x_all (the merged latents and their images)")
+    return loss + lambda_r * neighbors_embedding(z_all, x_all, bandwidth=bandwidth, detach_sigma=detach_sigma)
+
+
+def distgan_ae(x: Tensor, x_recon: Tensor, z_enc: Tensor, z: Tensor, f_real: Tensor, f_fake: Tensor,
+               lambda_r: float = 1.0, lambda_w: float | None = None) -> Tensor:
+    """Dist-GAN's auto-encoder loss (the baseline Eq. 1 replaces).
+
+    reconstruction_ae(x, x_recon) + lambda_r * (mean(f_real - f_fake) - lambda_w * mean(z_enc - z))^2,
+    means over all elements. x, x_recon: (n, ...); z_enc = net_E(x), z: (n, z_dim); f_real, f_fake:
+    net_D's penultimate features of x and net_G(z), (n, d_f). lambda_w defaults to sqrt(z_dim / d_f).
+    """
+    _same_shape(z_enc, z, "z_enc", "z")
+    _same_shape(f_real, f_fake, "f_real", "f_fake")
+    if lambda_w is None:
+        lambda_w = math.sqrt(z[0].numel() / f_real[0].numel())
+    md_x = (f_real - f_fake).mean()
+    md_z = (z_enc - z).mean()
+    return reconstruction_ae(x, x_recon) + lambda_r * (md_x - lambda_w * md_z) ** 2
+
+
+# --------------------------------------------------------------------------------------------------
+# discriminator step
+
+
+def gradient_penalty(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, mu: Tensor | None = None,
+                     generator: torch.Generator | None = None) -> Tensor:
+    """V_P of Eq. 7: mean over the batch of (||grad_{x_hat} D(x_hat)||_2 - 1)^2.
+
+    x_hat = mu x_real + (1 - mu) x_fake with one mu ~ U[0, 1] per sample (drawn with ``generator``
+    unless ``mu`` of shape (n,) is given). x_real, x_fake: (n, ...). D maps (n, ...) to (n,) or (n, 1)
+    and is used as given (the trainer passes the logit). The graph is kept so the D step can
+    backpropagate through the penalty; x_hat itself is a constant (V_P trains net_D only).
+    """
+    _same_shape(x_real, x_fake, "x_real", "x_fake")
+    n = x_real.shape[0]
+    if mu is None:
+        mu = torch.rand(n, generator=generator, dtype=x_real.dtype, device=x_real.device)
+    elif mu.shape != (n,):
+        raise ValueError(f"mu must have shape ({n},), one mixing weight per sample; got {tuple(mu.shape)}")
+    mu = mu.to(dtype=x_real.dtype, device=x_real.device).reshape((n,) + (1,) * (x_real.dim() - 1))
+    with torch.enable_grad():
+        x_hat = (mu * x_real + (1 - mu) * x_fake).detach().requires_grad_(True)
+        out = _per_sample(D(x_hat), "D(x_hat)")
+        grad, = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def gngan_dis(logit_real: Tensor, logit_recon: Tensor, logit_fake: Tensor, alpha: float = 0.05,
+              loss: str = "log") -> Tensor:
+    """-V_D of Eq. 7 ("log") or of Eq. 8 ("hinge"), without the penalty (the caller adds lambda_p * V_P).
+
+    logit_*: net_D's logits, shape (n,) or (n, 1), for real x, reconstructions net_G(net_E(x)) and
+    fakes net_G(z). D = sigmoid(logit).
+    "log":   -[(1 - alpha) E log D(x) + alpha E log D(G(E(x))) + E log(1 - D(G(z)))]
+    "hinge": -[(1 - alpha) E D(x) + alpha E D(G(E(x))) - E D(G(z))]
+    """
+    if loss not in DIS_LOSSES:
+        raise ValueError(f"unknown discriminator loss {loss!r}; use one of {DIS_LOSSES}")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha} must lie in [0, 1] (it weights the reconstructions-as-real term)")
+    l_real = _per_sample(logit_real, "logit_real")
+    l_recon = _per_sample(logit_recon, "logit_recon")
+    l_fake = _per_sample(logit_fake, "logit_fake")
+    if loss == "log":
+        # -log s(l) = softplus(-l), -log(1 - s(l)) = softplus(l): finite for any logit
+        return ((1 - alpha) * F.softplus(-l_real).mean() + alpha * F.softplus(-l_recon).mean()
+                + F.softplus(l_fake).mean())
+    return -((1 - alpha) * torch.sigmoid(l_real).mean() + alpha * torch.sigmoid(l_recon).mean()
+             - torch.sigmoid(l_fake).mean())
+
+
+def gan_dis(logit_real: Tensor, logit_fake: Tensor) -> Tensor:
+    """Standard GAN (Goodfellow et al. 2014) net_D loss: BCE(real -> 1) + BCE(fake -> 0); logits (n,) or (n, 1)."""
+    l_real = _per_sample(logit_real, "logit_real")
+    l_fake = _per_sample(logit_fake, "logit_fake")
+    return F.softplus(-l_real).mean() + F.softplus(l_fake).mean()
+
+
+def wgan_dis(critic_real: Tensor, critic_fake: Tensor) -> Tensor:
+    """WGAN-GP critic loss E C(G(z)) - E C(x) without the penalty; critic values (n,) or (n, 1)."""
+    return _per_sample(critic_fake, "critic_fake").mean() - _per_sample(critic_real, "critic_real").mean()
+
+
+# --------------------------------------------------------------------------------------------------
+# generator step
+
+
+def gradient_matching(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, lambda_m1: float = 1.0,
+                      lambda_m2: float = 1.0) -> Tensor:
+    """V_G of Eq. 13 in the paper's practical form (the paragraph under Eq. 13).
+
+    |E D(x) - E D(G(z))|
+      + lambda_m1 (E ||grad D(x)|| - E ||grad D(G(z))||)^2
+      + lambda_m2 (E |grad D(x)^T x| - E |grad D(G(z))^T G(z)|)^2
+
+    D maps a batch (n, ...) to scores in (0, 1) of shape (n,) or (n, 1), e.g.
+    ``lambda x: torch.sigmoid(net_D(x))``. x_real: (n_r, ...), x_fake = net_G(z): (n_f, ...).
+    Gradients are per sample, taken w.r.t. the sample and flattened. The loss reaches net_G through
+    x_fake also via the gradient terms (double backprop); the real side is a constant.
+    Per-sample gradients come from differentiating sum_i D(x_i), which requires D to treat samples
+    independently (no batch norm in train mode or other cross-sample interaction).
+    """
+    with_grads = lambda_m1 != 0 or lambda_m2 != 0
+    if not with_grads:
+        with torch.no_grad():
+            s_real = _per_sample(D(x_real), "D(x_real)")
+        return score_distance_gen(s_real, _per_sample(D(x_fake), "D(x_fake)"))
+
+    with torch.enable_grad():
+        xr = x_real.detach().requires_grad_(True)
+        s_real = _per_sample(D(xr), "D(x_real)")
+        g_real, = torch.autograd.grad(s_real.sum(), xr)
+        s_real = s_real.detach()
+
+        xf = x_fake if x_fake.requires_grad else x_fake.detach().requires_grad_(True)
+        s_fake = _per_sample(D(xf), "D(x_fake)")
+        g_fake, = torch.autograd.grad(s_fake.sum(), xf, create_graph=True)
+
+    g_real, g_fake = g_real.flatten(1), g_fake.flatten(1)
+    norm_term = g_real.norm(dim=1).mean() - g_fake.norm(dim=1).mean()
+    inner_term = ((g_real * xr.detach().flatten(1)).sum(1).abs().mean()
+                  - (g_fake * xf.flatten(1)).sum(1).abs().mean())
+    return (score_distance_gen(s_real, s_fake) + lambda_m1 * norm_term ** 2 + lambda_m2 * inner_term ** 2)
+
+
+def score_distance_gen(score_real: Tensor, score_fake: Tensor) -> Tensor:
+    """Dist-GAN's net_G loss |E D(x) - E D(G(z))| on scores in (0, 1) of any shape (the first term of Eq. 13)."""
+    return (score_real.mean() - score_fake.mean()).abs()
+
+
+def gan_gen(logit_fake: Tensor) -> Tensor:
+    """Non-saturating GAN net_G loss -E log sigmoid(logit_fake); logits (n,) or (n, 1)."""
+    return F.softplus(-_per_sample(logit_fake, "logit_fake")).mean()
+
+
+def wgan_gen(critic_fake: Tensor) -> Tensor:
+    """WGAN net_G loss -E C(G(z)); critic values (n,) or (n, 1)."""
+    return -_per_sample(critic_fake, "critic_fake").mean()

@@ -1,0 +1,97 @@
+"""Figures of the book. Each function takes stored results (dicts from ``result.json``) and returns a Figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from gngan.metrics import SNAPSHOT_GRIDS
+
+# the paper's Fig. 2 colours: data green, generated orange, discriminator score blue
+DATA_C, GEN_C, D_C = "tab:green", "tab:orange", "tab:blue"
+
+
+def _snapshot_panel(ax, snapshot: dict, dataset, title: str) -> None:
+    g = SNAPSHOT_GRIDS["gauss1d"]
+    edges, grid = g["hist_edges"], g["d_grid"]
+    ax.plot(grid, dataset.density(torch.tensor(grid, dtype=torch.float32)).numpy(), color=DATA_C, label="real density")
+    ax.stairs(snapshot["hist_density"], edges, color=GEN_C, fill=True, alpha=0.5, label="generated")
+    ax.plot(grid, snapshot["d_score"], color=D_C, label="D score")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_title(title, fontsize=9)
+
+
+def toy1d_final(results: dict[str, list[dict]], dataset, labels: dict[str, str], seeds_shown: int = 3):
+    """Fig. 2 counterpart: last snapshot of the first ``seeds_shown`` seeds of each method."""
+    methods = list(results)
+    n = min(seeds_shown, min(len(r) for r in results.values()))
+    fig, axes = plt.subplots(len(methods), n, figsize=(3.2 * n, 2.4 * len(methods)), squeeze=False, sharey=True)
+    for i, m in enumerate(methods):
+        for j in range(n):
+            r = results[m][j]
+            f = r["final"]
+            _snapshot_panel(axes[i, j], f["snapshot"], dataset,
+                            f"{labels[m]}, seed {r['manifest']['seed']}: {f['covered_modes']}/3 modes")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def toy1d_strip(results: dict[str, list[dict]], dataset, labels: dict[str, str], seed_index: int = 0,
+                num_frames: int = 6):
+    """Snapshots through training (stands in for the paper's video), one row per method."""
+    methods = list(results)
+    fig, axes = plt.subplots(len(methods), num_frames, figsize=(2.3 * num_frames, 2.2 * len(methods)),
+                             squeeze=False, sharey=True)
+    for i, m in enumerate(methods):
+        hist = results[m][seed_index]["history"]
+        picks = np.unique(np.linspace(0, len(hist) - 1, num_frames).round().astype(int))
+        for j, k in enumerate(picks):
+            rec = hist[k]
+            _snapshot_panel(axes[i, j], rec["snapshot"], dataset, f"{labels[m]}\nstep {rec['step']}")
+        for j in range(len(picks), num_frames):
+            axes[i, j].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str], num_modes: int,
+                           paper: dict[str, float] | None = None):
+    """Covered modes at the end of training, one dot per seed; the paper's value as a cross."""
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    rng = np.random.default_rng(0)
+    for i, m in enumerate(results):
+        vals = np.array([r["final"]["covered_modes"] for r in results[m]])
+        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, alpha=0.7, label=None)
+        ax.errorbar(i + 0.25, vals.mean(), yerr=vals.std(), fmt="o", color="k", capsize=3)
+        if paper and m in paper:
+            ax.scatter(i + 0.4, paper[m], marker="x", color="tab:red", s=60,
+                       label="paper" if i == 0 else None)
+    ax.set_xticks(range(len(results)), [labels[m] for m in results])
+    ax.set_yticks(range(num_modes + 1))
+    ax.set_ylabel("covered modes")
+    ax.set_xlim(-0.5, len(results) - 0.4)
+    if paper:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str], key: str, ylabel: str):
+    """Mean +- std band over seeds of ``key`` against steps, thin lines per seed."""
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    for m, runs in results.items():
+        steps = np.array([rec["step"] for rec in runs[0]["history"]])
+        vals = np.array([[rec[key] for rec in r["history"]] for r in runs], dtype=float)
+        (line,) = ax.plot(steps, vals.mean(0), label=labels[m])
+        ax.fill_between(steps, vals.mean(0) - vals.std(0), vals.mean(0) + vals.std(0), alpha=0.2,
+                        color=line.get_color())
+        for v in vals:
+            ax.plot(steps, v, color=line.get_color(), lw=0.4, alpha=0.4)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

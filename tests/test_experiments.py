@@ -1,0 +1,53 @@
+import pytest
+
+from gngan import experiments
+from gngan.experiments import run_dir, run_section, toy1d_configs
+
+
+def test_toy1d_configs_follow_the_paper_text():
+    configs = toy1d_configs("cpu")
+    assert set(configs) == {"gngan_gm", "distgan"}
+    gn, dist = configs["gngan_gm"][0], configs["distgan"][0]
+    assert len(configs["gngan_gm"]) >= 8
+    assert (gn.lr, gn.lambda_p, gn.lambda_m1, gn.lambda_m2, gn.lambda_r) == (1e-3, 0.1, 0.1, 0.1, 0.0)
+    assert (gn.hidden_width, gn.g_hidden_layers, gn.d_hidden_layers) == (4, 2, 1)
+    assert dist.method == "distgan" and dist.lambda_p == 0.1
+    assert [c.seed for c in configs["distgan"]] == list(range(len(configs["distgan"])))
+
+
+def test_overrides_and_bad_parameters():
+    c = toy1d_configs("smoke", seeds=[3, 4], num_steps=40)
+    assert [x.seed for x in c["gngan_gm"]] == [3, 4] and c["gngan_gm"][0].num_steps == 40
+    with pytest.raises(ValueError, match="unknown budget 'fast'"):
+        toy1d_configs("fast")
+    with pytest.raises(ValueError, match="num_steps=-5"):
+        toy1d_configs("cpu", num_steps=-5)
+    with pytest.raises(ValueError, match="seeds"):
+        toy1d_configs("cpu", seeds=[])
+
+
+def test_run_dirs(tmp_path):
+    assert run_dir("01_1d", "cpu", "distgan", 2, root=tmp_path) == tmp_path / "01_1d/cpu/distgan/seed2"
+    assert run_dir("01_1d", "smoke", "distgan", 2, root=tmp_path) == tmp_path / "smoke/01_1d/smoke/distgan/seed2"
+    assert run_dir("01_1d", "cpu", "distgan", 2, num_steps=7, root=tmp_path).parts[-3] == "cpu-7steps"
+
+
+def test_run_section_trains_then_reuses(tmp_path):
+    configs = toy1d_configs("smoke")
+    res = run_section("01_1d", configs, "smoke", root=tmp_path, progress=False)
+    assert [len(v) for v in res.values()] == [1, 1]
+    again = run_section("01_1d", configs, "smoke", root=tmp_path, train=False)
+    assert again["distgan"][0]["final"] == res["distgan"][0]["final"]
+    with pytest.raises(FileNotFoundError, match="no stored result"):
+        run_section("01_1d", toy1d_configs("smoke", seeds=[9]), "smoke", root=tmp_path, train=False)
+
+
+def test_committed_cpu_results_match_current_configs():
+    """Stored cpu-budget results were produced by exactly the configs the code builds today."""
+    configs = toy1d_configs("cpu")
+    for method, cfgs in configs.items():
+        for c in cfgs:
+            d = run_dir("01_1d", "cpu", method, c.seed)
+            if not (d / "result.json").exists():
+                pytest.skip(f"cpu results not committed yet ({d})")
+            run_section("01_1d", {method: [c]}, "cpu", train=False)  # raises on a config mismatch

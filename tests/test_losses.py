@@ -1,0 +1,439 @@
+"""Tests of gngan.losses against hand computations and an independent loop implementation of Eq. 2-6."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gngan import losses
+from gngan.losses import NE_BANDWIDTHS
+
+SIGMA_OPTIONS = ("sigma_sq_is_var", "sigma_is_var")
+
+
+def t64(a):
+    return torch.tensor(np.asarray(a), dtype=torch.float64)
+
+
+# --------------------------------------------------------------------------------------------------
+# independent reference for V_R: explicit loops over i, j, k written from the paper's equations
+
+
+def ref_dist(a, i, j):
+    return math.sqrt(sum((a[i][c] - a[j][c]) ** 2 for c in range(len(a[i]))))
+
+
+def ref_pair_distance_variance(a):
+    n = len(a)
+    ds = [ref_dist(a, i, j) for i in range(n) for j in range(i + 1, n)]
+    m = sum(ds) / len(ds)
+    return sum((d - m) ** 2 for d in ds) / len(ds)
+
+
+def ref_joint(a, bandwidth, var=None):
+    """p_ij of Eq. 3-4 (or the 2018 proposal's joint Eq. 3) as a list of lists; var fixes the bandwidth."""
+    n = len(a)
+    if bandwidth == "joint":
+        total = 0.0
+        for k in range(n):
+            for l in range(n):
+                if k != l:
+                    total += 1.0 / (1.0 + ref_dist(a, k, l) ** 2)
+        return [[0.0 if i == j else (1.0 / (1.0 + ref_dist(a, i, j) ** 2)) / total for j in range(n)]
+                for i in range(n)]
+    v = ref_pair_distance_variance(a) if var is None else var
+    sigma = math.sqrt(v) if bandwidth == "sigma_sq_is_var" else v
+
+    def kernel(i, j):
+        return 1.0 / (1.0 + ref_dist(a, i, j) ** 2 / (2.0 * sigma ** 2))
+
+    def cond(j, i):  # p_{j|i}
+        denom = 0.0
+        for k in range(n):
+            if k != i:
+                denom += kernel(k, i)
+        return kernel(j, i) / denom
+
+    return [[0.0 if i == j else (cond(i, j) + cond(j, i)) / (2.0 * n) for j in range(n)] for i in range(n)]
+
+
+def ref_ne(z, x, bandwidth, var_z=None, var_x=None):
+    z = np.asarray(z, dtype=np.float64).reshape(len(z), -1).tolist()
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1).tolist()
+    p = ref_joint(z, bandwidth, var_z)
+    q = ref_joint(x, bandwidth, var_x)
+    kl = 0.0
+    for i in range(len(z)):
+        for j in range(len(z)):
+            if i != j:
+                kl += p[i][j] * math.log(p[i][j] / q[i][j])
+    return kl
+
+
+@pytest.fixture
+def zx():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(7, 2)), rng.normal(size=(7, 3, 2, 2))
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. neighbors_embedding against the loop reference
+
+
+@pytest.mark.parametrize("bandwidth", NE_BANDWIDTHS)
+def test_ne_matches_loop_reference(zx, bandwidth):
+    z, x = zx
+    got = losses.neighbors_embedding(t64(z), t64(x), bandwidth=bandwidth)
+    want = ref_ne(z, x, bandwidth)
+    assert want > 1e-3
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bandwidth", SIGMA_OPTIONS)
+def test_ne_reference_is_sensitive_to_bandwidth(zx, bandwidth):
+    """The variance in the reference is on Euclidean distances; the same data with v halved differs."""
+    z, x = zx
+    zl = np.asarray(z).reshape(7, -1).tolist()
+    xl = np.asarray(x).reshape(7, -1).tolist()
+    full = ref_ne(z, x, bandwidth)
+    other = ref_ne(z, x, bandwidth, ref_pair_distance_variance(zl) / 2, ref_pair_distance_variance(xl) / 2)
+    assert abs(full - other) > 1e-4
+
+
+def test_ne_float32_close_to_float64(zx):
+    z, x = zx
+    got = losses.neighbors_embedding(t64(z).float(), t64(x).float())
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), torch.tensor(ref_ne(z, x, "sigma_sq_is_var"), dtype=torch.float64),
+                               rtol=1e-4, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. invariances: KL = 0 iff the two neighbour structures agree
+
+
+def _zero(value):
+    torch.testing.assert_close(value, torch.zeros((), dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("bandwidth", NE_BANDWIDTHS)
+def test_ne_zero_for_identical_structure(bandwidth):
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(9, 4))
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    _zero(losses.neighbors_embedding(t64(z), t64(z), bandwidth=bandwidth))
+    _zero(losses.neighbors_embedding(t64(z), t64(z @ q), bandwidth=bandwidth))
+    _zero(losses.neighbors_embedding(t64(z), t64(z + rng.normal(size=(1, 4)) * 10), bandwidth=bandwidth))
+    perm = np.roll(np.arange(9), 1)
+    assert losses.neighbors_embedding(t64(z), t64(z[perm]), bandwidth=bandwidth) > 1e-3
+
+
+def test_ne_scale_invariance_tells_options_apart():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(9, 3))
+    _zero(losses.neighbors_embedding(t64(z), t64(3.7 * z), bandwidth="sigma_sq_is_var"))
+    assert losses.neighbors_embedding(t64(z), t64(3.7 * z), bandwidth="sigma_is_var") > 1e-3
+    assert losses.neighbors_embedding(t64(z), t64(3.7 * z), bandwidth="joint") > 1e-3
+
+
+def test_ne_coincident_points_are_finite():
+    z = torch.randn(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.zeros(5, 3, dtype=torch.float64, requires_grad=True)
+    for detach in (True, False):
+        value = losses.neighbors_embedding(z, x, detach_sigma=detach)
+        value.backward()
+        assert torch.isfinite(value) and torch.isfinite(x.grad).all()
+        x.grad = None
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. gradients of neighbors_embedding
+
+
+@pytest.mark.parametrize("bandwidth", NE_BANDWIDTHS)
+def test_ne_gradcheck_full_function(zx, bandwidth):
+    z, x = (t64(a).requires_grad_(True) for a in zx)
+    detach = bandwidth == "joint"  # sigma-free: detaching nothing must still be exact
+    assert torch.autograd.gradcheck(
+        lambda z_, x_: losses.neighbors_embedding(z_, x_, bandwidth=bandwidth, detach_sigma=detach), (z, x))
+    if bandwidth != "joint":
+        assert torch.autograd.gradcheck(
+            lambda z_, x_: losses.neighbors_embedding(z_, x_, bandwidth=bandwidth, detach_sigma=False), (z, x))
+
+
+@pytest.mark.parametrize("bandwidth", SIGMA_OPTIONS)
+def test_ne_detached_sigma_gradient_is_fixed_bandwidth_gradient(zx, bandwidth):
+    """detach_sigma=True: the gradient is the finite difference of Eq. 2 with both bandwidths held fixed."""
+    z0, x0 = zx
+    z, x = (t64(a).requires_grad_(True) for a in zx)
+    value = losses.neighbors_embedding(z, x, bandwidth=bandwidth, detach_sigma=True)
+    gz, gx = torch.autograd.grad(value, (z, x))
+    var_z = ref_pair_distance_variance(z0.reshape(7, -1).tolist())
+    var_x = ref_pair_distance_variance(x0.reshape(7, -1).tolist())
+
+    def fd(arr, f, h=1e-6):
+        out = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            up, dn = arr.copy(), arr.copy()
+            up[idx] += h
+            dn[idx] -= h
+            out[idx] = (f(up) - f(dn)) / (2 * h)
+        return out
+
+    fd_z = fd(z0, lambda a: ref_ne(a, x0, bandwidth, var_z, var_x))
+    fd_x = fd(x0, lambda a: ref_ne(z0, a, bandwidth, var_z, var_x))
+    torch.testing.assert_close(gz, t64(fd_z), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(gx, t64(fd_x), rtol=1e-5, atol=1e-8)
+    gz_full, gx_full = torch.autograd.grad(
+        losses.neighbors_embedding(z, x, bandwidth=bandwidth, detach_sigma=False), (z, x))
+    assert (gx_full - gx).abs().max() > 1e-6
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. gradient matching
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _linear_score(w, b):
+    return lambda x: torch.sigmoid(x.flatten(1) @ w + b)
+
+
+def test_gradient_matching_closed_form():
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(size=6), 0.3
+    x_real, x_fake = rng.normal(size=(5, 2, 3)), rng.normal(size=(4, 2, 3)) + 0.5
+    m1, m2 = 0.7, 1.3
+
+    def stats(x):
+        x = x.reshape(len(x), -1)
+        s = _sigmoid(x @ w + b)
+        return s.mean(), (s * (1 - s) * np.linalg.norm(w)).mean(), np.abs(s * (1 - s) * (x @ w)).mean()
+
+    (sr, nr, ir), (sf, nf, i_f) = stats(x_real), stats(x_fake)
+    want = abs(sr - sf) + m1 * (nr - nf) ** 2 + m2 * (ir - i_f) ** 2
+    got = losses.gradient_matching(_linear_score(t64(w), b), t64(x_real), t64(x_fake), lambda_m1=m1, lambda_m2=m2)
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+    # each term separately, so a term with the wrong sign or weight cannot hide behind the others
+    for l1, l2, term in ((1.0, 0.0, (nr - nf) ** 2), (0.0, 1.0, (ir - i_f) ** 2)):
+        got = losses.gradient_matching(_linear_score(t64(w), b), t64(x_real), t64(x_fake), l1, l2)
+        torch.testing.assert_close(got, torch.tensor(abs(sr - sf) + term, dtype=torch.float64))
+
+
+def test_gradient_matching_real_side_is_a_constant():
+    """No graph from the real side: D's parameters get gradient through the fake side only."""
+    rng = np.random.default_rng(15)
+    w0, b = rng.normal(size=3), 0.2
+    x_real, x_fake = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
+    s = _sigmoid(x_real @ w0 + b)
+    c_s, c_n, c_i = s.mean(), (s * (1 - s)).mean() * np.linalg.norm(w0), np.abs(s * (1 - s) * (x_real @ w0)).mean()
+
+    w = t64(w0).requires_grad_(True)
+    got = torch.autograd.grad(losses.gradient_matching(_linear_score(w, b), t64(x_real), t64(x_fake)), w)[0]
+    sf = torch.sigmoid(t64(x_fake) @ w + b)
+    want_loss = ((c_s - sf.mean()).abs() + (c_n - (sf * (1 - sf)).mean() * w.norm()) ** 2
+                 + (c_i - (sf * (1 - sf) * (t64(x_fake) @ w)).abs().mean()) ** 2)
+    torch.testing.assert_close(got, torch.autograd.grad(want_loss, w)[0])
+
+
+def test_gradient_matching_zero_for_same_batch():
+    rng = np.random.default_rng(4)
+    w = t64(rng.normal(size=3))
+    x = t64(rng.normal(size=(6, 3)))
+    _zero(losses.gradient_matching(_linear_score(w, -0.2), x, x.clone()))
+
+
+def test_gradient_matching_without_lambdas_is_score_distance():
+    rng = np.random.default_rng(5)
+    w = t64(rng.normal(size=3))
+    D = _linear_score(w, 0.1)
+    x_real, x_fake = t64(rng.normal(size=(6, 3))), t64(rng.normal(size=(6, 3)))
+    got = losses.gradient_matching(D, x_real, x_fake, lambda_m1=0.0, lambda_m2=0.0)
+    torch.testing.assert_close(got, losses.score_distance_gen(D(x_real), D(x_fake)))
+    assert got > 1e-3
+
+
+def _quadratic_score():
+    """A score whose input gradient depends non-trivially on x (so the double backprop matters)."""
+    gen = torch.Generator().manual_seed(6)
+    w1 = torch.randn(3, 5, dtype=torch.float64, generator=gen)
+    w2 = torch.randn(5, dtype=torch.float64, generator=gen)
+    return lambda x: torch.sigmoid(torch.tanh(x @ w1) @ w2)
+
+
+def test_gradient_matching_reaches_generator_through_gradient_terms():
+    gen = torch.Generator().manual_seed(7)
+    D = _quadratic_score()
+    x_real = torch.randn(8, 3, dtype=torch.float64, generator=gen)
+    z = torch.randn(8, 2, dtype=torch.float64, generator=gen)
+    A = torch.randn(2, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    x_real.requires_grad_(True)
+
+    def grad_of(l1, l2):
+        loss = losses.gradient_matching(D, x_real, z @ A, lambda_m1=l1, lambda_m2=l2)
+        return torch.autograd.grad(loss, A)[0]
+
+    g_score = grad_of(0.0, 0.0)
+    for l1, l2 in ((1.0, 0.0), (0.0, 1.0)):
+        g_term = grad_of(l1, l2) - g_score  # gradient of the lambda_m term alone
+        assert g_term.abs().max() > 1e-4
+
+    loss = losses.gradient_matching(D, x_real, z @ A, 1.0, 1.0)
+    loss.backward()
+    assert x_real.grad is None  # the real side is a constant
+    assert A.grad is not None
+
+
+def test_gradient_matching_gradcheck_wrt_fake():
+    gen = torch.Generator().manual_seed(8)
+    D = _quadratic_score()
+    x_real = torch.randn(6, 3, dtype=torch.float64, generator=gen)
+    x_fake = torch.randn(5, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    for l1, l2 in ((1.0, 0.0), (0.0, 1.0), (0.5, 2.0)):
+        assert torch.autograd.gradcheck(lambda xf: losses.gradient_matching(D, x_real, xf, l1, l2), (x_fake,))
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. gradient penalty
+
+
+def test_gradient_penalty_linear_critic():
+    rng = np.random.default_rng(9)
+    w = rng.normal(size=4) * 0.4
+    wt = t64(w).requires_grad_(True)
+    x_real, x_fake = t64(rng.normal(size=(5, 2, 2))), t64(rng.normal(size=(5, 2, 2)))
+    gp = losses.gradient_penalty(lambda x: x.flatten(1) @ wt + 0.5, x_real, x_fake,
+                                 generator=torch.Generator().manual_seed(0))
+    norm = np.linalg.norm(w)
+    torch.testing.assert_close(gp, torch.tensor((norm - 1) ** 2, dtype=torch.float64))
+    gp.backward()  # create_graph: the penalty trains the critic
+    torch.testing.assert_close(wt.grad, t64(2 * (norm - 1) * w / norm))
+
+
+def test_gradient_penalty_quadratic_critic_with_given_mu():
+    rng = np.random.default_rng(10)
+    x_real, x_fake = rng.normal(size=(4, 3, 1)), rng.normal(size=(4, 3, 1))
+    mu = np.array([0.0, 0.25, 0.6, 1.0])
+    x_hat = mu[:, None, None] * x_real + (1 - mu[:, None, None]) * x_fake
+    want = np.mean([(np.linalg.norm(x_hat[i]) - 1) ** 2 for i in range(4)])
+    D = lambda x: 0.5 * (x ** 2).flatten(1).sum(1, keepdim=True)  # noqa: E731  (n, 1) output accepted
+    got = losses.gradient_penalty(D, t64(x_real), t64(x_fake), mu=t64(mu))
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+
+
+def test_gradient_penalty_draws_mu_from_generator():
+    gen = torch.Generator().manual_seed(11)
+    x_real, x_fake = torch.randn(6, 3, generator=gen), torch.randn(6, 3, generator=gen)
+    D = lambda x: 0.5 * (x ** 2).sum(1)  # noqa: E731
+    got = losses.gradient_penalty(D, x_real, x_fake, generator=torch.Generator().manual_seed(3))
+    mu = torch.rand(6, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(got, losses.gradient_penalty(D, x_real, x_fake, mu=mu))
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. the remaining losses against hand computations
+
+
+def test_gngan_dis_log_and_hinge():
+    lr, lc, lf = np.array([0.3, -1.2, 2.0]), np.array([0.5, -0.4]), np.array([-0.7, 1.1, 0.2, -2.5])
+    alpha = 0.05
+    s = _sigmoid
+    want_log = -((1 - alpha) * np.mean(np.log(s(lr))) + alpha * np.mean(np.log(s(lc))) + np.mean(np.log(1 - s(lf))))
+    want_hinge = -((1 - alpha) * np.mean(s(lr)) + alpha * np.mean(s(lc)) - np.mean(s(lf)))
+    got_log = losses.gngan_dis(t64(lr), t64(lc)[:, None], t64(lf), alpha=alpha, loss="log")
+    got_hinge = losses.gngan_dis(t64(lr)[:, None], t64(lc), t64(lf), alpha=alpha, loss="hinge")
+    torch.testing.assert_close(got_log, torch.tensor(want_log, dtype=torch.float64))
+    torch.testing.assert_close(got_hinge, torch.tensor(want_hinge, dtype=torch.float64))
+    # alpha weighs the reconstructions
+    got = losses.gngan_dis(t64(lr), t64(lc), t64(lf), alpha=0.3, loss="log")
+    want = -(0.7 * np.mean(np.log(s(lr))) + 0.3 * np.mean(np.log(s(lc))) + np.mean(np.log(1 - s(lf))))
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+
+
+def test_gngan_dis_large_logits_stay_finite():
+    worst = torch.tensor([-50.0, -50.0])
+    got = losses.gngan_dis(worst, worst, -worst, alpha=0.05, loss="log")
+    # -log sigmoid(-50) = 50 + log1p(e^-50) = 50 to float32 precision, and likewise for each term
+    torch.testing.assert_close(got, torch.tensor(100.0))
+    best = losses.gngan_dis(-worst, -worst, worst, loss="log")
+    assert torch.isfinite(best) and 0 <= best < 1e-20
+    hinge = losses.gngan_dis(-worst, -worst, worst, loss="hinge")
+    torch.testing.assert_close(hinge, torch.tensor(-1.0))
+
+
+def test_gan_and_wgan_losses():
+    lr, lf = np.array([0.4, -1.0, 3.0]), np.array([-0.2, 0.9])
+    s = _sigmoid
+    torch.testing.assert_close(losses.gan_dis(t64(lr), t64(lf)[:, None]),
+                               torch.tensor(-np.mean(np.log(s(lr))) - np.mean(np.log(1 - s(lf))), dtype=torch.float64))
+    torch.testing.assert_close(losses.gan_gen(t64(lf)), torch.tensor(-np.mean(np.log(s(lf))), dtype=torch.float64))
+    torch.testing.assert_close(losses.wgan_dis(t64(lr), t64(lf)), torch.tensor(lf.mean() - lr.mean(), dtype=torch.float64))
+    torch.testing.assert_close(losses.wgan_gen(t64(lf)[:, None]), torch.tensor(-lf.mean(), dtype=torch.float64))
+
+
+def test_score_distance_and_reconstruction():
+    sr, sf = np.array([0.9, 0.8, 0.6]), np.array([0.1, 0.5])
+    torch.testing.assert_close(losses.score_distance_gen(t64(sr), t64(sf)),
+                               torch.tensor(abs(sr.mean() - sf.mean()), dtype=torch.float64))
+    torch.testing.assert_close(losses.score_distance_gen(t64(sf), t64(sr)),
+                               torch.tensor(abs(sr.mean() - sf.mean()), dtype=torch.float64))
+    rng = np.random.default_rng(12)
+    x, xr = rng.normal(size=(3, 2, 2)), rng.normal(size=(3, 2, 2))
+    torch.testing.assert_close(losses.reconstruction_ae(t64(x), t64(xr)),
+                               torch.tensor(np.mean((x - xr) ** 2), dtype=torch.float64))
+
+
+def test_distgan_ae():
+    rng = np.random.default_rng(13)
+    x, xr = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    z_enc, z = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    f_real, f_fake = rng.normal(size=(4, 8)), rng.normal(size=(4, 8))
+    rec = np.mean((x - xr) ** 2)
+    for lambda_w, lw in ((None, math.sqrt(2 / 8)), (0.9, 0.9)):
+        want = rec + 0.3 * (np.mean(f_real - f_fake) - lw * np.mean(z_enc - z)) ** 2
+        got = losses.distgan_ae(t64(x), t64(xr), t64(z_enc), t64(z), t64(f_real), t64(f_fake),
+                                lambda_r=0.3, lambda_w=lambda_w)
+        torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+
+
+def test_gngan_ae(zx):
+    z, xa = zx
+    rng = np.random.default_rng(14)
+    x, xr = t64(rng.normal(size=(3, 4))), t64(rng.normal(size=(3, 4)))
+    torch.testing.assert_close(losses.gngan_ae(x, xr, None, None, lambda_r=0.0), losses.reconstruction_ae(x, xr))
+    got = losses.gngan_ae(x, xr, t64(z), t64(xa), lambda_r=0.5, bandwidth="sigma_is_var")
+    want = np.mean((x.numpy() - xr.numpy()) ** 2) + 0.5 * ref_ne(z, xa, "sigma_is_var")
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------------------------------
+# 7. bad input
+
+
+def test_bad_input_raises_helpful_errors():
+    z, x = torch.randn(2, 2), torch.randn(2, 5)
+    with pytest.raises(ValueError, match="at least 3 points"):
+        losses.neighbors_embedding(z, x)
+    with pytest.raises(ValueError, match="z has 4 points but x has 5"):
+        losses.neighbors_embedding(torch.randn(4, 2), torch.randn(5, 3))
+    with pytest.raises(ValueError, match="unknown NE bandwidth 'sigma'"):
+        losses.neighbors_embedding(torch.randn(4, 2), torch.randn(4, 3), bandwidth="sigma")
+    with pytest.raises(ValueError, match="unknown discriminator loss 'wasserstein'"):
+        losses.gngan_dis(torch.zeros(3), torch.zeros(3), torch.zeros(3), loss="wasserstein")
+    with pytest.raises(ValueError, match="alpha"):
+        losses.gngan_dis(torch.zeros(3), torch.zeros(3), torch.zeros(3), alpha=1.5)
+    with pytest.raises(ValueError, match=r"shape \(n,\) or \(n, 1\); got \(3, 2\)"):
+        losses.gan_dis(torch.zeros(3, 2), torch.zeros(3))
+    with pytest.raises(ValueError, match="same shape"):
+        losses.reconstruction_ae(torch.zeros(3, 4), torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="same shape"):
+        losses.gradient_penalty(lambda x: x.sum(1), torch.zeros(3, 2), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"mu must have shape \(3,\)"):
+        losses.gradient_penalty(lambda x: x.sum(1), torch.zeros(3, 2), torch.zeros(3, 2), mu=torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="needs z_all and x_all"):
+        losses.gngan_ae(torch.zeros(3, 2), torch.zeros(3, 2), None, None, lambda_r=1.0)
+    with pytest.raises(ValueError, match="one value per sample"):
+        losses.gradient_matching(lambda x: x, torch.zeros(3, 2), torch.zeros(3, 2))

@@ -1,0 +1,114 @@
+import json
+
+import pytest
+import torch
+
+from gngan.config import RunConfig
+from gngan.steps import NonFiniteLossError
+from gngan.trainer import ConfigMismatchError, Trainer, resolve_device, run
+
+TINY = RunConfig(method="gngan", num_steps=8, eval_every=2, checkpoint_every=4, eval_samples=60,
+                 batch_size=16, d_steps=2, lambda_r=0.5)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _weights(trainer):
+    return {f"{k}.{n}": p.detach().clone() for k, m in trainer.nets.modules().items()
+            for n, p in m.state_dict().items()}
+
+
+def _kill_after(trainer, step):
+    original = trainer.stepper.iteration
+
+    def iteration():
+        if trainer.step == step:
+            raise Interrupt
+        return original()
+
+    trainer.stepper.iteration = iteration
+
+
+@pytest.mark.parametrize("method", ["gngan", "distgan", "gan", "wgangp"])
+def test_resume_equals_uninterrupted_run(tmp_path, method):
+    config = TINY.replace(method=method)
+    full = Trainer(config, tmp_path / "full", progress=False)
+    full_result = full.fit()
+
+    first = Trainer(config, tmp_path / "cut", progress=False)
+    _kill_after(first, 6)  # killed between the checkpoint at 4 and the end
+    with pytest.raises(Interrupt):
+        first.fit()
+    resumed = Trainer(config, tmp_path / "cut", progress=False)
+    assert resumed.step == 4
+    result = resumed.fit()
+
+    strip = lambda h: [{k: v for k, v in rec.items()} for rec in h]
+    assert strip(result["history"]) == strip(full_result["history"])
+    for k, w in _weights(full).items():
+        torch.testing.assert_close(_weights(resumed)[k], w, rtol=0, atol=0)
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [0, 2, 4, 6, 8]
+
+
+def test_losses_change_and_are_logged(tmp_path):
+    result = Trainer(TINY, tmp_path, progress=False).fit()
+    steps = [h["step"] for h in result["history"]]
+    assert steps == [0, 2, 4, 6, 8]
+    assert {"loss_ae", "loss_dis", "loss_gen", "loss_gp", "covered_modes"} <= set(result["history"][-1])
+    man = result["manifest"]
+    assert man["num_steps"] == 8 and man["seed"] == 0 and man["device"] == "cpu"
+    assert man["wall_time_s"] > 0 and len(man["git"]["commit"]) in (40, 7)
+
+
+def test_different_seed_gives_different_run(tmp_path):
+    a = Trainer(TINY, tmp_path / "a", progress=False).fit()
+    b = Trainer(TINY.replace(seed=1), tmp_path / "b", progress=False).fit()
+    assert a["history"][-1]["loss_gen"] != b["history"][-1]["loss_gen"]
+
+
+def test_refuses_to_resume_with_a_different_config(tmp_path):
+    Trainer(TINY, tmp_path, progress=False).fit()
+    with pytest.raises(ConfigMismatchError, match="lr: stored 0.001 vs requested 0.002"):
+        Trainer(TINY.replace(lr=2e-3), tmp_path, progress=False)
+    with pytest.raises(ConfigMismatchError):
+        run(TINY.replace(lr=2e-3), tmp_path, progress=False)
+
+
+def test_run_reuses_a_complete_result(tmp_path):
+    first = run(TINY, tmp_path, progress=False)
+    (tmp_path / "checkpoint.pt").unlink()
+    again = run(TINY, tmp_path, progress=False)
+    assert again == json.loads(json.dumps(first))
+
+
+def test_truncated_checkpoint_falls_back_to_previous(tmp_path):
+    config = TINY.replace(num_steps=12)
+    t = Trainer(config, tmp_path, progress=False)
+    _kill_after(t, 10)  # checkpoints at 4 and 8 exist
+    with pytest.raises(Interrupt):
+        t.fit()
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="unreadable"):
+        resumed = Trainer(config, tmp_path, progress=False)
+    assert resumed.step == 4
+
+
+def test_nan_loss_stops_with_step_and_term(tmp_path):
+    t = Trainer(TINY, tmp_path, progress=False)
+    with torch.no_grad():
+        next(t.nets.net_D.parameters()).fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match=r"step 0: loss term '(ae|dis)'"):
+        t.fit()
+
+
+def test_resolve_device_rejects_missing_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="not a torch device"):
+        resolve_device("gpu0")
