@@ -1,5 +1,5 @@
 """Datasets and priors. All randomness goes through explicit ``torch.Generator`` objects so a
-run can be checkpointed and resumed exactly."""
+run can be checkpointed and resumed exactly, and each seed of a stacked group keeps its own stream."""
 
 from __future__ import annotations
 
@@ -18,6 +18,50 @@ def sample_prior(prior: str, n: int, z_dim: int, generator: torch.Generator) -> 
     if prior == "uniform":
         return torch.rand(n, z_dim, generator=generator) * 2 - 1
     raise ValueError(f"unknown prior {prior!r}; use one of {PRIORS}")
+
+
+class InfiniteSampler:
+    """Fresh samples from a distribution each batch; ``state`` is only its generator."""
+
+    def __init__(self, dataset, generator: torch.Generator):
+        self.dataset, self.generator = dataset, generator
+
+    def __call__(self, n: int) -> torch.Tensor:
+        return self.dataset.sample(n, self.generator)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class EpochSampler:
+    """Minibatches of a fixed point set without replacement, reshuffled every epoch."""
+
+    def __init__(self, points: torch.Tensor, generator: torch.Generator):
+        self.points, self.generator = points, generator
+        self.perm = torch.randperm(len(points), generator=generator)
+        self.pos = 0
+
+    def __call__(self, n: int) -> torch.Tensor:
+        idx = []
+        while n > 0:
+            if self.pos == len(self.perm):
+                self.perm = torch.randperm(len(self.points), generator=self.generator)
+                self.pos = 0
+            take = min(n, len(self.perm) - self.pos)
+            idx.append(self.perm[self.pos:self.pos + take])
+            self.pos += take
+            n -= take
+        return self.points[torch.cat(idx)]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.perm, self.pos = state["perm"].clone(), state["pos"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +83,9 @@ class GaussianMixture:
         k = torch.randint(len(self.means), (n,), generator=generator)
         return self.centers[k] + self.std * torch.randn(n, self.x_dim, generator=generator)
 
+    def sampler(self, generator: torch.Generator) -> InfiniteSampler:
+        return InfiniteSampler(self, generator)
+
     def density(self, grid: torch.Tensor) -> torch.Tensor:
         """Density of a 1D mixture on ``grid`` (m,) -> (m,)."""
         if self.x_dim != 1:
@@ -52,7 +99,55 @@ def gauss1d() -> GaussianMixture:
     return GaussianMixture(means=((-4.0,), (0.0,), (4.0,)), std=0.5)
 
 
-DATASETS = {"gauss1d": gauss1d}
+@dataclass(frozen=True)
+class Grid2D:
+    """The 2D data of Table 2: 25 Gaussians (std 0.05) at {-4,-2,0,2,4}^2, a fixed set of 50,000 points
+    (2,000 per mode), rescaled to x' = (x / M + 1) / 2 with M = 4.18 as the Dist-GAN code does.
+    ``centers``, ``std`` and ``radius`` are in rescaled units."""
+
+    num_points: int = 50_000
+    raw_std: float = 0.05
+    scale: float = 4.18
+    data_seed: int = 1234
+
+    @property
+    def x_dim(self) -> int:
+        return 2
+
+    def rescale(self, x: torch.Tensor) -> torch.Tensor:
+        return (x / self.scale + 1) / 2
+
+    @property
+    def raw_centers(self) -> torch.Tensor:
+        v = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+        return torch.cartesian_prod(v, v)
+
+    @property
+    def centers(self) -> torch.Tensor:
+        return self.rescale(self.raw_centers)
+
+    @property
+    def std(self) -> float:
+        return self.raw_std / (2 * self.scale)
+
+    @property
+    def radius(self) -> float:
+        """The registration threshold of the Dist-GAN code, 0.1 / (M sqrt 2) in rescaled units."""
+        return 0.1 / (self.scale * math.sqrt(2))
+
+    def points(self) -> torch.Tensor:
+        """The fixed training set (the same for every seed, drawn from ``data_seed``)."""
+        g = torch.Generator().manual_seed(self.data_seed)
+        per_mode = self.num_points // 25
+        k = torch.arange(25).repeat_interleave(per_mode)
+        raw = self.raw_centers[k] + self.raw_std * torch.randn(len(k), 2, generator=g)
+        return self.rescale(raw)
+
+    def sampler(self, generator: torch.Generator) -> EpochSampler:
+        return EpochSampler(self.points(), generator)
+
+
+DATASETS = {"gauss1d": gauss1d, "grid2d": Grid2D}
 
 
 def make_dataset(name: str):

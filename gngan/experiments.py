@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
-from gngan.trainer import load_result, run
+from gngan.trainer import run_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -72,17 +72,10 @@ def run_dir(section: str, budget: str, method: str, seed: int, num_steps: int | 
 def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, device: str = "cpu",
                 num_steps: int | None = None, root: Path | None = None, train: bool = True,
                 progress: bool = True) -> dict[str, list[dict]]:
-    """Results of every config, reusing stored runs; trains the missing ones unless ``train`` is False."""
+    """Results of every config, reusing stored runs; the missing seeds of a method train together
+    (stacked), unless ``train`` is False."""
     out: dict[str, list[dict]] = {}
     for method, cfgs in configs.items():
-        out[method] = []
-        for c in cfgs:
-            d = run_dir(section, budget, method, c.seed, num_steps, root)
-            if train:
-                out[method].append(run(c, d, device=device, progress=progress))
-            else:
-                result = load_result(d)
-                if result is None:
-                    raise FileNotFoundError(f"no stored result in {d}; run with train=True")
-                out[method].append(result)
+        dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
+        out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
     return out

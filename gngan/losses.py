@@ -33,6 +33,17 @@ def _per_sample(t: Tensor, name: str) -> Tensor:
     raise ValueError(f"{name} must hold one value per sample, shape (n,) or (n, 1); got {tuple(t.shape)}")
 
 
+def _scores(t: Tensor, lead: int, name: str) -> Tensor:
+    """One value per sample: shape ``batch`` or ``batch + (1,)`` where ``batch`` has ``lead`` axes
+    ((n,) or, stacked, (S, n)); returns shape ``batch``."""
+    if t.dim() == lead:
+        return t
+    if t.dim() == lead + 1 and t.shape[-1] == 1:
+        return t.squeeze(-1)
+    want = "(S, n) or (S, n, 1)" if lead == 2 else "(n,) or (n, 1)"
+    raise ValueError(f"{name} must hold one value per sample, shape {want}; got {tuple(t.shape)}")
+
+
 def _same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{name_a} {tuple(a.shape)} and {name_b} {tuple(b.shape)} must have the same shape")
@@ -170,26 +181,30 @@ def distgan_ae(x: Tensor, x_recon: Tensor, z_enc: Tensor, z: Tensor, f_real: Ten
 
 
 def gradient_penalty(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, mu: Tensor | None = None,
-                     generator: torch.Generator | None = None) -> Tensor:
+                     generator: torch.Generator | None = None, stacked: bool = False) -> Tensor:
     """V_P of Eq. 7: mean over the batch of (||grad_{x_hat} D(x_hat)||_2 - 1)^2.
 
     x_hat = mu x_real + (1 - mu) x_fake with one mu ~ U[0, 1] per sample (drawn with ``generator``
     unless ``mu`` of shape (n,) is given). x_real, x_fake: (n, ...). D maps (n, ...) to (n,) or (n, 1)
     and is used as given (the trainer passes the logit). The graph is kept so the D step can
     backpropagate through the penalty; x_hat itself is a constant (V_P trains net_D only).
+
+    stacked=True: independent runs on a leading seed axis: x_* (S, n, ...), mu (S, n), D maps
+    (S, n, ...) to (S, n); returns each seed's V_P, shape (S,).
     """
     _same_shape(x_real, x_fake, "x_real", "x_fake")
-    n = x_real.shape[0]
+    lead = 2 if stacked else 1
+    batch = tuple(x_real.shape[:lead])
     if mu is None:
-        mu = torch.rand(n, generator=generator, dtype=x_real.dtype, device=x_real.device)
-    elif mu.shape != (n,):
-        raise ValueError(f"mu must have shape ({n},), one mixing weight per sample; got {tuple(mu.shape)}")
-    mu = mu.to(dtype=x_real.dtype, device=x_real.device).reshape((n,) + (1,) * (x_real.dim() - 1))
+        mu = torch.rand(batch, generator=generator, dtype=x_real.dtype, device=x_real.device)
+    elif tuple(mu.shape) != batch:
+        raise ValueError(f"mu must have shape {batch}, one mixing weight per sample; got {tuple(mu.shape)}")
+    mu = mu.to(dtype=x_real.dtype, device=x_real.device).reshape(batch + (1,) * (x_real.dim() - lead))
     with torch.enable_grad():
         x_hat = (mu * x_real + (1 - mu) * x_fake).detach().requires_grad_(True)
-        out = _per_sample(D(x_hat), "D(x_hat)")
+        out = _scores(D(x_hat), lead, "D(x_hat)")
         grad, = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return ((grad.flatten(lead).norm(dim=-1) - 1) ** 2).mean(-1)
 
 
 def gngan_dis(logit_real: Tensor, logit_recon: Tensor, logit_fake: Tensor, alpha: float = 0.05,
@@ -233,7 +248,7 @@ def wgan_dis(critic_real: Tensor, critic_fake: Tensor) -> Tensor:
 
 
 def gradient_matching(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, lambda_m1: float = 1.0,
-                      lambda_m2: float = 1.0) -> Tensor:
+                      lambda_m2: float = 1.0, stacked: bool = False) -> Tensor:
     """V_G of Eq. 13 in the paper's practical form (the paragraph under Eq. 13).
 
     |E D(x) - E D(G(z))|
@@ -246,28 +261,34 @@ def gradient_matching(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Ten
     x_fake also via the gradient terms (double backprop); the real side is a constant.
     Per-sample gradients come from differentiating sum_i D(x_i), which requires D to treat samples
     independently (no batch norm in train mode or other cross-sample interaction).
+
+    stacked=True: independent runs on a leading seed axis: x_* (S, n, ...), D maps (S, n, ...) to
+    (S, n); returns each seed's V_G, shape (S,).
     """
+    lead = 2 if stacked else 1
     with_grads = lambda_m1 != 0 or lambda_m2 != 0
     if not with_grads:
         with torch.no_grad():
-            s_real = _per_sample(D(x_real), "D(x_real)")
-        return score_distance_gen(s_real, _per_sample(D(x_fake), "D(x_fake)"))
+            s_real = _scores(D(x_real), lead, "D(x_real)")
+        s_fake = _scores(D(x_fake), lead, "D(x_fake)")
+        return (s_real.mean(-1) - s_fake.mean(-1)).abs()
 
     with torch.enable_grad():
         xr = x_real.detach().requires_grad_(True)
-        s_real = _per_sample(D(xr), "D(x_real)")
+        s_real = _scores(D(xr), lead, "D(x_real)")
         g_real, = torch.autograd.grad(s_real.sum(), xr)
         s_real = s_real.detach()
 
         xf = x_fake if x_fake.requires_grad else x_fake.detach().requires_grad_(True)
-        s_fake = _per_sample(D(xf), "D(x_fake)")
+        s_fake = _scores(D(xf), lead, "D(x_fake)")
         g_fake, = torch.autograd.grad(s_fake.sum(), xf, create_graph=True)
 
-    g_real, g_fake = g_real.flatten(1), g_fake.flatten(1)
-    norm_term = g_real.norm(dim=1).mean() - g_fake.norm(dim=1).mean()
-    inner_term = ((g_real * xr.detach().flatten(1)).sum(1).abs().mean()
-                  - (g_fake * xf.flatten(1)).sum(1).abs().mean())
-    return (score_distance_gen(s_real, s_fake) + lambda_m1 * norm_term ** 2 + lambda_m2 * inner_term ** 2)
+    g_real, g_fake = g_real.flatten(lead), g_fake.flatten(lead)
+    norm_term = g_real.norm(dim=-1).mean(-1) - g_fake.norm(dim=-1).mean(-1)
+    inner_term = ((g_real * xr.detach().flatten(lead)).sum(-1).abs().mean(-1)
+                  - (g_fake * xf.flatten(lead)).sum(-1).abs().mean(-1))
+    score_term = (s_real.mean(-1) - s_fake.mean(-1)).abs()
+    return score_term + lambda_m1 * norm_term ** 2 + lambda_m2 * inner_term ** 2
 
 
 def score_distance_gen(score_real: Tensor, score_fake: Tensor) -> Tensor:

@@ -42,30 +42,40 @@ def fair_share_min_points(num_samples: int, num_modes: int, fraction: float = 0.
     return math.ceil(fraction * num_samples / num_modes)
 
 
-def evaluate_gauss1d(nets, dataset, config, step: int, device) -> dict:
-    """Covered modes of the 1D mixture plus a snapshot (histogram of G, D score curve) for plots."""
-    gen = torch.Generator().manual_seed(1_000_003 * config.seed + step)
-    z = sample_prior(config.prior, config.eval_samples, config.z_dim, gen).to(device)
+def eval_latents(config, seeds: list[int], step: int, device) -> torch.Tensor:
+    """(S, eval_samples, z_dim) evaluation codes, drawn per seed from a generator of (seed, step) alone,
+    so evaluation never touches the training streams and is the same alone or stacked."""
+    zs = [sample_prior(config.prior, config.eval_samples, config.z_dim,
+                       torch.Generator().manual_seed(1_000_003 * seed + step)) for seed in seeds]
+    return torch.stack(zs).to(device)
+
+
+def evaluate_gauss1d(nets, dataset, config, seeds: list[int], step: int, device) -> list[dict]:
+    """Per seed: covered modes of the 1D mixture plus a snapshot (histogram of G, D score curve) for plots."""
+    z = eval_latents(config, seeds, step, device)
     grid = torch.linspace(-8, 8, 161)
     with torch.no_grad():
-        x = nets.net_G(z).cpu().reshape(-1)
-        score = torch.sigmoid(nets.net_D(grid[:, None].to(device))).cpu()
-    centers = dataset.centers.reshape(-1)
-    counts = register_modes(x.numpy(), centers.numpy(), radius=3 * dataset.std,
-                            min_points=fair_share_min_points(len(x), len(centers)))
+        xs = nets.net_G(z).cpu()[..., 0]
+        scores = torch.sigmoid(nets.net_D(grid[None, :, None].expand(len(seeds), -1, -1).to(device))).cpu()
+    centers = dataset.centers.reshape(-1).numpy()
     edges = np.linspace(-8, 8, 81)
-    hist, _ = np.histogram(x.numpy(), bins=edges, density=False)
-    return {
-        "covered_modes": int((counts > 0).sum()),
-        "registered_points": int(counts.sum()),
-        "mode_counts": counts.tolist(),
-        "gen_mean": float(x.mean()),
-        "gen_std": float(x.std()),
-        "snapshot": {
-            "hist_density": np.round(hist / (len(x) * np.diff(edges)), 5).tolist(),
-            "d_score": np.round(score.numpy().astype(np.float64), 5).tolist(),
-        },
-    }
+    out = []
+    for x, score in zip(xs, scores):
+        counts = register_modes(x.numpy(), centers, radius=3 * dataset.std,
+                                min_points=fair_share_min_points(len(x), len(centers)))
+        hist, _ = np.histogram(x.numpy(), bins=edges, density=False)
+        out.append({
+            "covered_modes": int((counts > 0).sum()),
+            "registered_points": int(counts.sum()),
+            "mode_counts": counts.tolist(),
+            "gen_mean": float(x.mean()),
+            "gen_std": float(x.std()),
+            "snapshot": {
+                "hist_density": np.round(hist / (len(x) * np.diff(edges)), 5).tolist(),
+                "d_score": np.round(score.numpy().astype(np.float64), 5).tolist(),
+            },
+        })
+    return out
 
 
 SNAPSHOT_GRIDS = {"gauss1d": {"hist_edges": np.linspace(-8, 8, 81), "d_grid": np.linspace(-8, 8, 161)}}

@@ -1,20 +1,26 @@
 """The update steps of every method (Algorithm 1: AE step, D step(s), G step), in one place.
 
+The steps train S independent seeds at once: every tensor carries a leading seed axis (S, n, ...),
+each seed draws its batches from its own generators, and each loss is the sum over seeds of that
+seed's loss (computed by the single-seed function under ``torch.func.vmap``), so the gradients of
+different seeds never mix and Adam, being elementwise, updates each seed as if it trained alone.
+
 Each step draws its own fresh batch of data and noise, as the Dist-GAN code does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
 
 import torch
 from torch import nn
+from torch.func import vmap
 
 from gngan import losses
 from gngan.config import RunConfig
 from gngan.data import sample_prior
-from gngan.nets import MLPDiscriminator, MLPEncoder, MLPGenerator
+from gngan.nets import MLPDiscriminator, MLPEncoder, MLPGenerator, init_seeds
 
 USES_ENCODER = {"gngan": True, "distgan": True, "gan": False, "wgangp": False}
 
@@ -33,12 +39,18 @@ class Nets:
         return {k: v for k, v in vars(self).items() if v is not None}
 
 
-def build_nets(config: RunConfig, x_dim: int) -> Nets:
-    w = config.hidden_width
-    net_G = MLPGenerator(config.z_dim, x_dim, w, config.g_hidden_layers, out=config.g_out)
-    net_D = MLPDiscriminator(x_dim, w, config.d_hidden_layers)
-    net_E = MLPEncoder(x_dim, config.z_dim, w, config.g_hidden_layers) if USES_ENCODER[config.method] else None
-    return Nets(net_G=net_G, net_D=net_D, net_E=net_E)
+def build_nets(config: RunConfig, x_dim: int, seeds: list[int] | None = None) -> Nets:
+    """Networks for ``seeds`` (default ``[config.seed]``), each seed slot initialised from its seed."""
+    seeds = [config.seed] if seeds is None else list(seeds)
+    w, s = config.hidden_width, len(seeds)
+    nets = Nets(
+        net_G=MLPGenerator(config.z_dim, x_dim, w, config.g_hidden_layers, out=config.g_out, num_seeds=s),
+        net_D=MLPDiscriminator(x_dim, w, config.d_hidden_layers, num_seeds=s),
+        net_E=MLPEncoder(x_dim, config.z_dim, w, config.g_hidden_layers, num_seeds=s)
+        if USES_ENCODER[config.method] else None,
+    )
+    init_seeds(list(nets.modules().values()), seeds)
+    return nets
 
 
 def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Optimizer]:
@@ -53,105 +65,111 @@ def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Opt
     return opts
 
 
-class Stepper:
-    """Runs one training iteration of ``config.method``; owns no state beyond references."""
+def per_seed(fn, *args, **kwargs) -> torch.Tensor:
+    """(S,) values of the single-seed loss ``fn`` on seed-stacked arguments."""
+    return vmap(partial(fn, **kwargs))(*args)
 
-    def __init__(self, config: RunConfig, nets: Nets, opts: dict, dataset, device: torch.device,
-                 data_gen: torch.Generator, noise_gen: torch.Generator):
-        self.config, self.nets, self.opts, self.dataset = config, nets, opts, dataset
-        self.device, self.data_gen, self.noise_gen = device, data_gen, noise_gen
+
+class Stepper:
+    """Runs one training iteration of ``config.method`` for all seeds; owns no state beyond references."""
+
+    def __init__(self, config: RunConfig, nets: Nets, opts: dict, samplers: list, noise_gens: list[torch.Generator],
+                 device: torch.device, seeds: list[int]):
+        self.config, self.nets, self.opts = config, nets, opts
+        self.samplers, self.noise_gens, self.device, self.seeds = samplers, noise_gens, device, seeds
         self.step = 0
 
     def _x(self) -> torch.Tensor:
-        return self.dataset.sample(self.config.batch_size, self.data_gen).to(self.device)
+        return torch.stack([s(self.config.batch_size) for s in self.samplers]).to(self.device)
 
     def _z(self) -> torch.Tensor:
         c = self.config
-        return sample_prior(c.prior, c.batch_size, c.z_dim, self.noise_gen).to(self.device)
+        return torch.stack([sample_prior(c.prior, c.batch_size, c.z_dim, g) for g in self.noise_gens]).to(self.device)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.nets.net_D(x))
 
-    def _gp_critic(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        return self.nets.net_D if self.config.gp_on == "logit" else self._score
-
-    def _update(self, opt_name: str, loss: torch.Tensor, term: str) -> float:
-        value = loss.item()
-        if not torch.isfinite(loss):
+    def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str) -> torch.Tensor:
+        values = per_seed_loss.detach()
+        bad = ~torch.isfinite(values)
+        if bad.any():
+            which = [self.seeds[i] for i in bad.nonzero().flatten().tolist()]
             raise NonFiniteLossError(
-                f"step {self.step}: loss term '{term}' is {value}; lower lr or the lambda weights, "
-                f"or resume from an earlier checkpoint")
+                f"step {self.step}: loss term '{term}' is {values[bad][0].item()} for seed(s) {which}; "
+                f"lower lr or the lambda weights, or resume from an earlier checkpoint")
         for module in self.nets.modules().values():
             module.zero_grad(set_to_none=True)
-        loss.backward()
+        per_seed_loss.sum().backward()
         self.opts[opt_name].step()
-        return value
+        return values
 
     def _penalty(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if self.config.lambda_p == 0:
-            return torch.zeros((), device=self.device)
-        mu = torch.rand(x.shape[0], generator=self.noise_gen).to(self.device)
-        return losses.gradient_penalty(self._gp_critic(), x, fake, mu=mu)
+            return torch.zeros(len(self.seeds), device=self.device)
+        mu = torch.stack([torch.rand(x.shape[1], generator=g) for g in self.noise_gens]).to(self.device)
+        critic = self.nets.net_D if self.config.gp_on == "logit" else self._score
+        return losses.gradient_penalty(critic, x, fake, mu=mu, stacked=True)
 
-    def ae_step(self) -> float:
+    def ae_step(self) -> torch.Tensor:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
         z_enc = n.net_E(x)
         x_rec = n.net_G(z_enc)
         if c.method == "gngan":
             if c.lambda_r > 0:
-                z_all, x_all = torch.cat([z_enc, z]), torch.cat([x_rec, n.net_G(z)])
+                loss = per_seed(losses.gngan_ae, x, x_rec, torch.cat([z_enc, z], 1),
+                                torch.cat([x_rec, n.net_G(z)], 1), lambda_r=c.lambda_r,
+                                bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma)
             else:
-                z_all = x_all = None
-            loss = losses.gngan_ae(x, x_rec, z_all, x_all, lambda_r=c.lambda_r,
-                                   bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma)
+                loss = per_seed(losses.reconstruction_ae, x, x_rec)
         else:
             fake = n.net_G(z)
             f_real, f_fake = (x, fake) if c.distgan_features == "data" else (n.net_D.body(x), n.net_D.body(fake))
-            loss = losses.distgan_ae(x, x_rec, z_enc, z, f_real, f_fake, lambda_r=c.lambda_r, lambda_w=c.lambda_w)
+            loss = per_seed(losses.distgan_ae, x, x_rec, z_enc, z, f_real, f_fake,
+                            lambda_r=c.lambda_r, lambda_w=c.lambda_w)
         return self._update("AE", loss, "ae")
 
-    def d_step(self) -> dict[str, float]:
+    def d_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
         with torch.no_grad():
             fake = n.net_G(z)
             recon = n.net_G(n.net_E(x)) if n.net_E is not None else None
         if c.method in ("gngan", "distgan"):
-            loss = losses.gngan_dis(n.net_D(x), n.net_D(recon), n.net_D(fake), alpha=c.alpha, loss=c.dis_loss)
+            loss = per_seed(losses.gngan_dis, n.net_D(x), n.net_D(recon), n.net_D(fake), alpha=c.alpha, loss=c.dis_loss)
         elif c.method == "gan":
-            loss = losses.gan_dis(n.net_D(x), n.net_D(fake))
+            loss = per_seed(losses.gan_dis, n.net_D(x), n.net_D(fake))
         else:
-            loss = losses.wgan_dis(n.net_D(x), n.net_D(fake))
-        gp = self._penalty(x, fake) if c.method != "gan" else torch.zeros((), device=self.device)
-        dis = loss.item()
+            loss = per_seed(losses.wgan_dis, n.net_D(x), n.net_D(fake))
+        gp = self._penalty(x, fake) if c.method != "gan" else torch.zeros(len(self.seeds), device=self.device)
         self._update("D", loss + c.lambda_p * gp, "dis")
-        return {"dis": dis, "gp": gp.item()}
+        return loss.detach(), gp.detach()
 
-    def g_step(self) -> float:
+    def g_step(self) -> torch.Tensor:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
         fake = n.net_G(z)
         if c.method == "gngan":
-            loss = losses.gradient_matching(self._score, x, fake, lambda_m1=c.lambda_m1, lambda_m2=c.lambda_m2)
+            loss = losses.gradient_matching(self._score, x, fake, lambda_m1=c.lambda_m1, lambda_m2=c.lambda_m2,
+                                            stacked=True)
         elif c.method == "distgan":
             with torch.no_grad():
                 score_real = self._score(x)
-            loss = losses.score_distance_gen(score_real, self._score(fake))
+            loss = per_seed(losses.score_distance_gen, score_real, self._score(fake))
         elif c.method == "gan":
-            loss = losses.gan_gen(n.net_D(fake))
+            loss = per_seed(losses.gan_gen, n.net_D(fake))
         else:
-            loss = losses.wgan_gen(n.net_D(fake))
+            loss = per_seed(losses.wgan_gen, n.net_D(fake))
         return self._update("G", loss, "gen")
 
-    def iteration(self) -> dict[str, float]:
-        """One iteration of Algorithm 1; returns the loss values."""
+    def iteration(self) -> dict[str, torch.Tensor]:
+        """One iteration of Algorithm 1; returns the (S,) loss values of each term."""
         out = {}
         if self.nets.net_E is not None:
             out["ae"] = self.ae_step()
         d = [self.d_step() for _ in range(self.config.d_steps)]
-        out["dis"] = sum(v["dis"] for v in d) / len(d)
-        out["gp"] = sum(v["gp"] for v in d) / len(d)
+        out["dis"] = torch.stack([v[0] for v in d]).mean(0)
+        out["gp"] = torch.stack([v[1] for v in d]).mean(0)
         out["gen"] = self.g_step()
         self.step += 1
         return out

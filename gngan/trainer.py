@@ -1,4 +1,9 @@
-"""The training loop: seeding, progress, metrics, atomic checkpoints, exact resume, run manifests."""
+"""The training loop: seeding, progress, metrics, atomic checkpoints, exact resume, run manifests.
+
+A ``Trainer`` trains one config for one or several seeds at once (stacked weights, see
+``gngan.steps``). Every seed keeps its own run directory with ``config.json``, ``metrics.jsonl`` and,
+when finished, ``result.json``; the group's checkpoint lives in one directory.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def git_commit() -> dict:
-    """The commit of the gngan source tree and whether it had uncommitted changes."""
+    """The commit of the gngan source tree and whether its package files had uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
@@ -64,33 +69,53 @@ def _check_same_config(stored: RunConfig, config: RunConfig, where: Path) -> Non
             f"{where} holds a run with a different config ({diff}); use another run directory or delete it")
 
 
-class Trainer:
-    """Trains one run of ``config`` in ``run_dir``, resuming from its checkpoint if there is one."""
+def group_dir(run_dirs: list[Path], seeds: list[int]) -> Path:
+    """Where a group's checkpoint lives: the run directory itself for one seed."""
+    if len(run_dirs) == 1:
+        return Path(run_dirs[0])
+    return Path(run_dirs[0]).parent / ("group-seeds-" + "-".join(map(str, seeds)))
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, device: str = "cpu", progress: bool = True):
-        self.config = config
-        self.run_dir = Path(run_dir)
+
+class Trainer:
+    """Trains ``configs`` (equal but for the seed) together, resuming from their checkpoint if there is one."""
+
+    def __init__(self, configs: RunConfig | list[RunConfig], run_dirs: str | Path | list, device: str = "cpu",
+                 progress: bool = True, checkpoint_dir: str | Path | None = None):
+        if isinstance(configs, RunConfig):
+            configs, run_dirs = [configs], [run_dirs]
+        self.configs, self.run_dirs = list(configs), [Path(d) for d in run_dirs]
+        if not self.configs or len(self.configs) != len(self.run_dirs):
+            raise ValueError("Trainer needs one run directory per config")
+        self.seeds = [c.seed for c in self.configs]
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} must be distinct")
+        self.config = config = self.configs[0]
+        for c in self.configs[1:]:
+            if c.replace(seed=config.seed) != config:
+                raise ValueError(f"configs trained together may differ only in their seed: {config.diff(c)}")
         self.device = resolve_device(device)
         self.progress = progress
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_path = self.run_dir / "config.json"
-        if config_path.exists():
-            _check_same_config(RunConfig.load(config_path), config, self.run_dir)
-        else:
-            config.save(config_path)
+        self.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else group_dir(self.run_dirs, self.seeds)
+        for c, d in zip(self.configs, self.run_dirs):
+            d.mkdir(parents=True, exist_ok=True)
+            if (d / "config.json").exists():
+                _check_same_config(RunConfig.load(d / "config.json"), c, d)
+            else:
+                c.save(d / "config.json")
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.git = git_commit()  # the code this process loaded, not whatever is on disk when it ends
 
-        torch.manual_seed(config.seed)
         self.dataset = make_dataset(config.data)
-        self.nets = build_nets(config, self.dataset.x_dim)
+        self.nets = build_nets(config, self.dataset.x_dim, self.seeds)
         for module in self.nets.modules().values():
             module.to(self.device)
         self.opts = build_optimizers(config, self.nets)
         self.scheds = {k: torch.optim.lr_scheduler.StepLR(o, step_size=config.lr_decay_every, gamma=config.lr_decay)
                        for k, o in self.opts.items()}
-        self.data_gen = torch.Generator().manual_seed(2 * config.seed)
-        self.noise_gen = torch.Generator().manual_seed(2 * config.seed + 1)
-        self.stepper = Stepper(config, self.nets, self.opts, self.dataset, self.device, self.data_gen, self.noise_gen)
-        self.history: list[dict] = []
+        self.samplers = [self.dataset.sampler(torch.Generator().manual_seed(2 * s)) for s in self.seeds]
+        self.noise_gens = [torch.Generator().manual_seed(2 * s + 1) for s in self.seeds]
+        self.stepper = Stepper(config, self.nets, self.opts, self.samplers, self.noise_gens, self.device, self.seeds)
+        self.history: list[list[dict]] = [[] for _ in self.seeds]
         self.elapsed = 0.0
         self._load_checkpoint()
 
@@ -100,29 +125,28 @@ class Trainer:
 
     def _state(self) -> dict:
         return {
-            "config": self.config.to_dict(),
+            "configs": [c.to_dict() for c in self.configs],
             "step": self.step,
             "nets": {k: m.state_dict() for k, m in self.nets.modules().items()},
             "opts": {k: o.state_dict() for k, o in self.opts.items()},
             "scheds": {k: s.state_dict() for k, s in self.scheds.items()},
-            "data_gen": self.data_gen.get_state(),
-            "noise_gen": self.noise_gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "samplers": [s.state_dict() for s in self.samplers],
+            "noise_gens": [g.get_state() for g in self.noise_gens],
             "history": self.history,
             "elapsed": self.elapsed,
         }
 
     def save_checkpoint(self) -> None:
         """Write-then-rename, keeping the previous checkpoint in case this one is ever truncated."""
-        path, tmp = self.run_dir / CHECKPOINT, self.run_dir / (CHECKPOINT + ".tmp")
+        path, tmp = self.ckpt_dir / CHECKPOINT, self.ckpt_dir / (CHECKPOINT + ".tmp")
         torch.save(self._state(), tmp)
         if path.exists():
-            os.replace(path, self.run_dir / PREVIOUS_CHECKPOINT)
+            os.replace(path, self.ckpt_dir / PREVIOUS_CHECKPOINT)
         os.replace(tmp, path)
 
     def _read_checkpoint(self) -> dict | None:
         for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
-            path = self.run_dir / name
+            path = self.ckpt_dir / name
             if not path.exists():
                 continue
             try:
@@ -135,86 +159,96 @@ class Trainer:
         state = self._read_checkpoint()
         if state is None:
             return
-        _check_same_config(RunConfig.from_dict(state["config"]), self.config, self.run_dir)
+        stored = [RunConfig.from_dict(d) for d in state["configs"]]
+        if [c.seed for c in stored] != self.seeds:
+            raise ConfigMismatchError(f"{self.ckpt_dir} holds a checkpoint of seeds {[c.seed for c in stored]}, "
+                                      f"not {self.seeds}; use another directory or delete it")
+        for s, c in zip(stored, self.configs):
+            _check_same_config(s, c, self.ckpt_dir)
         for k, m in self.nets.modules().items():
             m.load_state_dict(state["nets"][k])
         for k, o in self.opts.items():
             o.load_state_dict(state["opts"][k])
         for k, s in self.scheds.items():
             s.load_state_dict(state["scheds"][k])
-        self.data_gen.set_state(state["data_gen"])
-        self.noise_gen.set_state(state["noise_gen"])
-        torch.set_rng_state(state["torch_rng"])
+        for smp, st in zip(self.samplers, state["samplers"]):
+            smp.load_state_dict(st)
+        for g, st in zip(self.noise_gens, state["noise_gens"]):
+            g.set_state(st)
         self.history = state["history"]
         self.elapsed = state["elapsed"]
         self.stepper.step = state["step"]
-        self._rewrite_metrics()
+        for hist, d in zip(self.history, self.run_dirs):
+            with open(d / METRICS, "w") as f:
+                for rec in hist:
+                    f.write(json.dumps(rec) + "\n")
 
-    def _rewrite_metrics(self) -> None:
-        with open(self.run_dir / METRICS, "w") as f:
-            for rec in self.history:
-                f.write(json.dumps(rec) + "\n")
-
-    def evaluate(self, losses: dict[str, float]) -> dict:
+    def evaluate(self, losses: dict[str, torch.Tensor]) -> None:
         for m in self.nets.modules().values():
             m.eval()
-        rec = {"step": self.step, **{f"loss_{k}": round(v, 6) for k, v in losses.items()}}
-        rec.update(EVALUATORS[self.config.data](self.nets, self.dataset, self.config, self.step, self.device))
+        evals = EVALUATORS[self.config.data](self.nets, self.dataset, self.config, self.seeds, self.step, self.device)
         for m in self.nets.modules().values():
             m.train()
-        self.history.append(rec)
-        with open(self.run_dir / METRICS, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        return rec
+        for i, (ev, d) in enumerate(zip(evals, self.run_dirs)):
+            rec = {"step": self.step, **{f"loss_{k}": round(float(v[i]), 6) for k, v in losses.items()}, **ev}
+            self.history[i].append(rec)
+            with open(d / METRICS, "a") as f:
+                f.write(json.dumps(rec) + "\n")
 
-    def manifest(self) -> dict:
+    def manifest(self, seed: int) -> dict:
         return {
-            "config": self.config.to_dict(),
-            "seed": self.config.seed,
+            "config": self.configs[self.seeds.index(seed)].to_dict(),
+            "seed": seed,
             "num_steps": self.step,
+            "trained_together": self.seeds,
             "device": str(self.device),
-            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or platform.machine(),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
+            else platform.processor() or platform.machine(),
             "torch_threads": torch.get_num_threads(),
             "wall_time_s": round(self.elapsed, 2),
-            "git": git_commit(),
+            "git": self.git,
             "gngan_version": gngan.__version__,
             "torch_version": torch.__version__,
             "python_version": sys.version.split()[0],
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
-    def fit(self) -> dict:
+    def fit(self) -> list[dict]:
+        """Train to ``num_steps``; returns one result per seed (also written to each run's result.json)."""
         c = self.config
-        if self.step == 0 and not self.history:
+        if self.step == 0 and not self.history[0]:
             self.evaluate({})
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}
         count = 0
-        bar = tqdm(total=c.num_steps, initial=self.step, disable=not self.progress,
-                   desc=f"{c.method} seed {c.seed}", leave=False)
+        label = f"{c.method} seed {self.seeds[0]}" if len(self.seeds) == 1 else f"{c.method} {len(self.seeds)} seeds"
+        bar = tqdm(total=c.num_steps, initial=self.step, disable=not self.progress, desc=label, leave=False)
         start = time.perf_counter()
         while self.step < c.num_steps:
             out = self.stepper.iteration()
             for s in self.scheds.values():
                 s.step()
             for k, v in out.items():
-                sums[k] = sums.get(k, 0.0) + v
+                sums[k] = sums.get(k, 0) + v
             count += 1
             bar.update(1)
             if self.step % c.eval_every == 0 or self.step == c.num_steps:
                 self.elapsed += time.perf_counter() - start
-                start = time.perf_counter()
                 self.evaluate({k: v / count for k, v in sums.items()})
                 sums, count = {}, 0
+                start = time.perf_counter()
             if self.step % c.checkpoint_every == 0 or self.step == c.num_steps:
                 self.elapsed += time.perf_counter() - start
-                start = time.perf_counter()
                 self.save_checkpoint()
+                start = time.perf_counter()
         bar.close()
-        result = {"manifest": self.manifest(), "final": self.history[-1], "history": self.history}
-        tmp = self.run_dir / (RESULT + ".tmp")
-        tmp.write_text(json.dumps(result) + "\n")
-        os.replace(tmp, self.run_dir / RESULT)
-        return result
+        results = []
+        for seed, hist, d in zip(self.seeds, self.history, self.run_dirs):
+            result = {"manifest": self.manifest(seed), "final": hist[-1], "history": hist}
+            tmp = d / (RESULT + ".tmp")
+            tmp.write_text(json.dumps(result) + "\n")
+            os.replace(tmp, d / RESULT)
+            results.append(result)
+        return results
 
 
 def load_result(run_dir: str | Path) -> dict | None:
@@ -222,10 +256,26 @@ def load_result(run_dir: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def run_group(configs: list[RunConfig], run_dirs: list, device: str = "cpu", progress: bool = True,
+              train: bool = True) -> list[dict]:
+    """Stored results where complete (the config must match), training the missing seeds together."""
+    results: list[dict | None] = []
+    for c, d in zip(configs, run_dirs):
+        r = load_result(d)
+        if r is not None:
+            _check_same_config(RunConfig.from_dict(r["manifest"]["config"]), c, Path(d))
+        results.append(r)
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing and not train:
+        raise FileNotFoundError(f"no stored result in {run_dirs[missing[0]]}; run with train=True")
+    if missing:
+        trained = Trainer([configs[i] for i in missing], [run_dirs[i] for i in missing], device=device,
+                          progress=progress).fit()
+        for i, r in zip(missing, trained):
+            results[i] = r
+    return results
+
+
 def run(config: RunConfig, run_dir: str | Path, device: str = "cpu", progress: bool = True) -> dict:
     """The stored result of ``config`` in ``run_dir`` if it is complete, else train (or resume) it."""
-    result = load_result(run_dir)
-    if result is not None:
-        _check_same_config(RunConfig.from_dict(result["manifest"]["config"]), config, Path(run_dir))
-        return result
-    return Trainer(config, run_dir, device=device, progress=progress).fit()
+    return run_group([config], [run_dir], device=device, progress=progress)[0]

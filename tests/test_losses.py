@@ -437,3 +437,28 @@ def test_bad_input_raises_helpful_errors():
         losses.gngan_ae(torch.zeros(3, 2), torch.zeros(3, 2), None, None, lambda_r=1.0)
     with pytest.raises(ValueError, match="one value per sample"):
         losses.gradient_matching(lambda x: x, torch.zeros(3, 2), torch.zeros(3, 2))
+
+
+def test_stacked_gradient_matching_and_penalty_equal_per_seed_values():
+    """stacked=True gives each seed's own loss, and each seed's gradient only reaches that seed."""
+    torch.manual_seed(0)
+    S, n, d = 3, 6, 2
+    w = torch.randn(S, d, dtype=torch.float64)
+
+    def score(x):  # a different linear D per seed: (S, n, d) -> (S, n)
+        return torch.sigmoid((x * w[:, None, :]).sum(-1))
+
+    x_real = torch.randn(S, n, d, dtype=torch.float64)
+    theta = torch.randn(S, 1, d, dtype=torch.float64, requires_grad=True)
+    x_fake = torch.randn(S, n, d, dtype=torch.float64) * 2 + theta
+    mu = torch.rand(S, n, dtype=torch.float64)
+    gradient_matching, gradient_penalty = losses.gradient_matching, losses.gradient_penalty
+    stacked_gm = gradient_matching(score, x_real, x_fake, 0.7, 0.3, stacked=True)
+    stacked_gp = gradient_penalty(score, x_real, x_fake, mu=mu, stacked=True)
+    assert stacked_gm.shape == (S,) and stacked_gp.shape == (S,)
+    for s in range(S):
+        single = lambda x, s=s: torch.sigmoid(x @ w[s])
+        torch.testing.assert_close(stacked_gm[s], gradient_matching(single, x_real[s], x_fake[s], 0.7, 0.3))
+        torch.testing.assert_close(stacked_gp[s], gradient_penalty(single, x_real[s], x_fake[s], mu=mu[s]))
+    g, = torch.autograd.grad(stacked_gm[1], theta)
+    assert g[0].abs().sum() == 0 and g[2].abs().sum() == 0 and g[1].abs().sum() > 0

@@ -42,14 +42,15 @@ def test_evaluate_gauss1d_on_a_generator_that_outputs_the_data():
     nets = build_nets(config, 1)
 
     class Mixture(torch.nn.Module):
-        def forward(self, z):
-            k = (z[:, 0] > 0.43).long() + (z[:, 0] > -0.43).long()  # ~equal thirds of N(0, 1)
-            return ds.centers[k] + ds.std * 0.5 * torch.randn(len(z), 1)
+        def forward(self, z):  # (S, n, 1)
+            k = (z[..., 0] > 0.43).long() + (z[..., 0] > -0.43).long()  # ~equal thirds of N(0, 1)
+            return ds.centers[k] + ds.std * 0.5 * torch.randn(z.shape[:2] + (1,))
 
     nets.net_G = Mixture()
-    out = evaluate_gauss1d(nets, ds, config, 0, "cpu")
+    (out,) = evaluate_gauss1d(nets, ds, config, [0], 0, "cpu")
     assert out["covered_modes"] == 3
     assert abs(sum(out["mode_counts"]) - 3000) < 30
     assert len(out["snapshot"]["hist_density"]) == 80 and len(out["snapshot"]["d_score"]) == 161
-    nets.net_G = lambda z: torch.zeros(len(z), 1)
-    assert evaluate_gauss1d(nets, ds, config, 0, "cpu")["covered_modes"] == 1
+    nets = build_nets(config, 1, seeds=[0, 1])
+    nets.net_G = lambda z: torch.zeros(z.shape[:2] + (1,))
+    assert [e["covered_modes"] for e in evaluate_gauss1d(nets, ds, config, [0, 1], 0, "cpu")] == [1, 1]

@@ -35,7 +35,7 @@ def _kill_after(trainer, step):
 def test_resume_equals_uninterrupted_run(tmp_path, method):
     config = TINY.replace(method=method)
     full = Trainer(config, tmp_path / "full", progress=False)
-    full_result = full.fit()
+    full_result = full.fit()[0]
 
     first = Trainer(config, tmp_path / "cut", progress=False)
     _kill_after(first, 6)  # killed between the checkpoint at 4 and the end
@@ -43,7 +43,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, method):
         first.fit()
     resumed = Trainer(config, tmp_path / "cut", progress=False)
     assert resumed.step == 4
-    result = resumed.fit()
+    result = resumed.fit()[0]
 
     strip = lambda h: [{k: v for k, v in rec.items()} for rec in h]
     assert strip(result["history"]) == strip(full_result["history"])
@@ -53,8 +53,44 @@ def test_resume_equals_uninterrupted_run(tmp_path, method):
     assert [json.loads(x)["step"] for x in lines] == [0, 2, 4, 6, 8]
 
 
+def _history_values(result):
+    return [{k: v for k, v in rec.items() if k.startswith("loss_") or k in ("step", "gen_mean", "gen_std")}
+            for rec in result["history"]]
+
+
+@pytest.mark.parametrize("method", ["gngan", "distgan", "gan", "wgangp"])
+def test_stacked_seeds_equal_training_each_seed_alone(tmp_path, method):
+    config = TINY.replace(method=method, lambda_r=0.5 if method == "gngan" else TINY.lambda_r)
+    seeds = [3, 0, 7]
+    configs = [config.replace(seed=s) for s in seeds]
+    together = Trainer(configs, [tmp_path / f"group/seed{s}" for s in seeds], progress=False).fit()
+    for s, res in zip(seeds, together):
+        alone = Trainer(config.replace(seed=s), tmp_path / f"alone{s}", progress=False).fit()[0]
+        a, b = _history_values(res), _history_values(alone)
+        assert [r["step"] for r in a] == [r["step"] for r in b]
+        for ra, rb in zip(a, b):
+            for k in ra:
+                assert ra[k] == pytest.approx(rb[k], rel=1e-4, abs=1e-5), (s, ra["step"], k)
+        assert res["manifest"]["trained_together"] == seeds and res["manifest"]["seed"] == s
+
+
+def test_stacked_group_resumes_exactly(tmp_path):
+    seeds = [1, 2]
+    configs = [TINY.replace(seed=s) for s in seeds]
+    dirs = lambda root: [tmp_path / root / f"seed{s}" for s in seeds]
+    full = Trainer(configs, dirs("full"), progress=False).fit()
+    first = Trainer(configs, dirs("cut"), progress=False)
+    _kill_after(first, 5)
+    with pytest.raises(Interrupt):
+        first.fit()
+    assert (tmp_path / "cut" / "group-seeds-1-2" / "checkpoint.pt").exists()
+    resumed = Trainer(configs, dirs("cut"), progress=False).fit()
+    for a, b in zip(resumed, full):
+        assert a["history"] == b["history"]
+
+
 def test_losses_change_and_are_logged(tmp_path):
-    result = Trainer(TINY, tmp_path, progress=False).fit()
+    result = Trainer(TINY, tmp_path, progress=False).fit()[0]
     steps = [h["step"] for h in result["history"]]
     assert steps == [0, 2, 4, 6, 8]
     assert {"loss_ae", "loss_dis", "loss_gen", "loss_gp", "covered_modes"} <= set(result["history"][-1])
@@ -64,8 +100,8 @@ def test_losses_change_and_are_logged(tmp_path):
 
 
 def test_different_seed_gives_different_run(tmp_path):
-    a = Trainer(TINY, tmp_path / "a", progress=False).fit()
-    b = Trainer(TINY.replace(seed=1), tmp_path / "b", progress=False).fit()
+    a = Trainer(TINY, tmp_path / "a", progress=False).fit()[0]
+    b = Trainer(TINY.replace(seed=1), tmp_path / "b", progress=False).fit()[0]
     assert a["history"][-1]["loss_gen"] != b["history"][-1]["loss_gen"]
 
 
@@ -101,7 +137,7 @@ def test_nan_loss_stops_with_step_and_term(tmp_path):
     t = Trainer(TINY, tmp_path, progress=False)
     with torch.no_grad():
         next(t.nets.net_D.parameters()).fill_(float("nan"))
-    with pytest.raises(NonFiniteLossError, match=r"step 0: loss term '(ae|dis)'"):
+    with pytest.raises(NonFiniteLossError, match=r"step 0: loss term '(ae|dis)' is nan for seed\(s\) \[0\]"):
         t.fit()
 
 
