@@ -33,8 +33,9 @@ def _section(args) -> None:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     if args.name == "01_1d":
         configs = experiments.toy1d_configs(args.budget, seeds=seeds, num_steps=args.num_steps)
+    root = Path(args.results_root) if args.results_root else None
     experiments.run_section(args.name, configs, args.budget, device=args.device, num_steps=args.num_steps,
-                            progress=not args.quiet)
+                            root=root, progress=not args.quiet)
     print(f"{args.name} at budget {args.budget}: done")
 
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     s.add_argument("--num-steps", type=int, default=None)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--results-root", default=None, help="default: results/ of the repository")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_section)
     args = parser.parse_args(argv)

@@ -35,6 +35,31 @@ TOY1D_BUDGETS = {
 }
 
 
+# Table 1 and the 2D text: 2 hidden layers of 64, sigmoid outputs for G (data rescaled to [0, 1]) and D,
+# prior U[-1, 1]^2, Adam lr 1e-3 beta1 0.8, lr x 0.99 every 10K steps, batch 128, 500 epochs of 50K points.
+GRID2D_EPOCH_STEPS = 50_000 / 128
+GRID2D_BASE = RunConfig(
+    data="grid2d", z_dim=2, prior="uniform", hidden_width=64, g_hidden_layers=2, d_hidden_layers=2,
+    g_out="sigmoid", batch_size=128, lr=1e-3, beta1=0.8, beta2=0.999, lr_decay=0.99, lr_decay_every=10_000,
+    d_steps=5, alpha=0.05, lambda_p=0.1, num_steps=195_313, eval_every=2_000, checkpoint_every=10_000,
+    eval_samples=2000,
+)
+GRID2D_METHODS = {
+    "gngan_gm": GRID2D_BASE.replace(method="gngan", lambda_r=0.0, lambda_m1=0.1, lambda_m2=0.1),
+    "gngan_ne_gm": GRID2D_BASE.replace(method="gngan", lambda_r=1.0, lambda_m1=0.1, lambda_m2=0.1),
+    "distgan": GRID2D_BASE.replace(method="distgan", lambda_r=1.0, lambda_m1=0.0, lambda_m2=0.0,
+                                   distgan_features="data"),
+    "wgangp": GRID2D_BASE.replace(method="wgangp", lambda_p=0.1, lambda_m1=0.0, lambda_m2=0.0),
+    "gan": GRID2D_BASE.replace(method="gan", d_steps=1, lambda_p=0.0, lambda_m1=0.0, lambda_m2=0.0),
+}
+METHOD_LABELS.update({"gngan_ne_gm": "GN-GAN (+NE+GM)", "wgangp": "WGAN-GP", "gan": "GAN"})
+GRID2D_BUDGETS = {
+    "smoke": {"seeds": [0, 1], "num_steps": 40, "eval_every": 20, "checkpoint_every": 20, "eval_samples": 500},
+    "cpu": {"seeds": list(range(8)), "num_steps": 195_313},
+    "paper": {"seeds": list(range(8)), "num_steps": 195_313},
+}
+
+
 def check_budget(budget: str) -> None:
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; use one of {BUDGETS}")
@@ -79,3 +104,24 @@ def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, 
         dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
         out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
     return out
+
+
+def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
+                   methods: list[str] | None = None) -> dict[str, list[RunConfig]]:
+    """{method: [one config per seed]} for the 2D section (Table 2) at ``budget``."""
+    check_budget(budget)
+    check_positive("num_steps", num_steps)
+    unknown = sorted(set(methods or []) - set(GRID2D_METHODS))
+    if unknown:
+        raise ValueError(f"unknown 2D methods {unknown}; use some of {sorted(GRID2D_METHODS)}")
+    spec = dict(GRID2D_BUDGETS[budget])
+    budget_seeds = spec.pop("seeds")
+    seeds = budget_seeds if seeds is None else list(seeds)
+    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative integers")
+    if num_steps is not None:
+        spec["num_steps"] = num_steps
+        spec["eval_every"] = max(1, num_steps // 20)
+        spec["checkpoint_every"] = spec["eval_every"] * 5 if num_steps >= 100 else spec["eval_every"]
+    chosen = methods or list(GRID2D_METHODS)
+    return {m: [GRID2D_METHODS[m].replace(seed=s, **spec) for s in seeds] for m in chosen}

@@ -12,20 +12,26 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 
 def manifest_rows(results: dict[str, list[dict]], labels: dict[str, str]) -> list[list]:
-    """One row per run: method, seed, steps, device, wall time, commit (the run manifest)."""
+    """One row per group of seeds trained together: method, seeds, steps, device, wall time, commit."""
     rows = []
     for m, runs in results.items():
+        groups: dict[tuple, list[dict]] = {}
         for r in runs:
             man = r["manifest"]
-            git = man["git"]
-            commit = git["commit"][:10] + ("+dirty" if git.get("dirty") else "")
-            rows.append([labels.get(m, m), man["seed"], man["num_steps"], man["device"],
-                         f"{man['wall_time_s']:.0f} s", commit])
+            key = (tuple(man.get("trained_together", [man["seed"]])), man["git"]["commit"], man["num_steps"])
+            groups.setdefault(key, []).append(man)
+        for (together, commit, steps), mans in groups.items():
+            man = mans[0]
+            dirty = "+dirty" if any(x["git"].get("dirty") for x in mans) else ""
+            rows.append([labels.get(m, m), ", ".join(str(x["seed"]) for x in mans), steps,
+                         f"{man['device']} ({man.get('torch_threads', '?')} threads)",
+                         f"{man['wall_time_s']:.0f} s for {len(together)} seed(s) together",
+                         commit[:10] + dirty, man["torch_version"]])
     return rows
 
 
 def manifest_table(results: dict[str, list[dict]], labels: dict[str, str]) -> str:
-    return markdown_table(["method", "seed", "steps", "device", "wall time", "commit"],
+    return markdown_table(["method", "seeds", "iterations", "device", "wall time", "commit", "torch"],
                           manifest_rows(results, labels))
 
 
@@ -39,7 +45,9 @@ def coverage_summary(results: dict[str, list[dict]], labels: dict[str, str], num
     out = []
     for m, runs in results.items():
         covered = [r["final"]["covered_modes"] for r in runs]
+        registered = [r["final"]["registered_points"] for r in runs]
         out.append({
+            "registered_mean_std": mean_std(registered),
             "method": labels.get(m, m),
             "per_seed": covered,
             "mean_std": mean_std(covered),
@@ -67,4 +75,5 @@ def toy1d_verdict(summary: list[dict], budget: str) -> str:
                 f"All modes covered in {gn['all_modes']} vs {dist['all_modes']} seed(s).")
     return (f"**{word.capitalize()}** (budget `{budget}`): {gn['method']} covers all three modes in "
             f"{gn['all_modes']} of {n} seeds, {dist['method']} in {dist['all_modes']} of {dist['num_seeds']} "
-            f"(covered modes {gn['mean_std']} vs {dist['mean_std']}).")
+            f"(covered modes {gn['mean_std']} vs {dist['mean_std']}; registered points of 2,000: "
+            f"{gn['registered_mean_std']} vs {dist['registered_mean_std']}).")

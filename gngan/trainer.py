@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import gngan
 from gngan.config import RunConfig
@@ -62,6 +62,10 @@ def git_commit() -> dict:
         return {"commit": "unknown", "dirty": None}
 
 
+# The code a process runs is the code it imported: record the tree's state now, not when a run ends.
+GIT_AT_IMPORT = git_commit()
+
+
 def _check_same_config(stored: RunConfig, config: RunConfig, where: Path) -> None:
     if stored != config:
         diff = ", ".join(f"{k}: stored {a!r} vs requested {b!r}" for k, (a, b) in stored.diff(config).items())
@@ -103,7 +107,6 @@ class Trainer:
             else:
                 c.save(d / "config.json")
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        self.git = git_commit()  # the code this process loaded, not whatever is on disk when it ends
 
         self.dataset = make_dataset(config.data)
         self.nets = build_nets(config, self.dataset.x_dim, self.seeds)
@@ -206,7 +209,7 @@ class Trainer:
             else platform.processor() or platform.machine(),
             "torch_threads": torch.get_num_threads(),
             "wall_time_s": round(self.elapsed, 2),
-            "git": self.git,
+            "git": GIT_AT_IMPORT,
             "gngan_version": gngan.__version__,
             "torch_version": torch.__version__,
             "python_version": sys.version.split()[0],
