@@ -22,11 +22,14 @@ def manifest_rows(results: dict[str, list[dict]], labels: dict[str, str]) -> lis
             groups.setdefault(key, []).append(man)
         for (together, commit, steps), mans in groups.items():
             man = mans[0]
-            dirty = "+dirty" if any(x["git"].get("dirty") for x in mans) else ""
+            segments = man.get("git_segments") or [{**man["git"], "from_step": 0}]
+            commits = ", ".join(f"{g['commit'][:10]}{'+dirty' if g.get('dirty') else ''}"
+                                + (f" (from step {g['from_step']})" if len(segments) > 1 else "")
+                                for g in segments)
             rows.append([labels.get(m, m), ", ".join(str(x["seed"]) for x in mans), steps,
                          f"{man['device']} ({man.get('torch_threads', '?')} threads)",
                          f"{man['wall_time_s']:.0f} s for {len(together)} seed(s) together",
-                         commit[:10] + dirty, man["torch_version"]])
+                         commits, man["torch_version"]])
     return rows
 
 

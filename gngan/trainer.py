@@ -120,7 +120,10 @@ class Trainer:
         self.stepper = Stepper(config, self.nets, self.opts, self.samplers, self.noise_gens, self.device, self.seeds)
         self.history: list[list[dict]] = [[] for _ in self.seeds]
         self.elapsed = 0.0
+        self.segments: list[dict] = []
         self._load_checkpoint()
+        # which code trained which steps, when a run is resumed by a later commit
+        self.segments.append({**GIT_AT_IMPORT, "from_step": self.step})
 
     @property
     def step(self) -> int:
@@ -137,6 +140,7 @@ class Trainer:
             "noise_gens": [g.get_state() for g in self.noise_gens],
             "history": self.history,
             "elapsed": self.elapsed,
+            "segments": self.segments,
         }
 
     def save_checkpoint(self) -> None:
@@ -180,6 +184,7 @@ class Trainer:
             g.set_state(st)
         self.history = state["history"]
         self.elapsed = state["elapsed"]
+        self.segments = state.get("segments", [])
         self.stepper.step = state["step"]
         for hist, d in zip(self.history, self.run_dirs):
             with open(d / METRICS, "w") as f:
@@ -210,6 +215,7 @@ class Trainer:
             "torch_threads": torch.get_num_threads(),
             "wall_time_s": round(self.elapsed, 2),
             "git": GIT_AT_IMPORT,
+            "git_segments": self.segments,
             "gngan_version": gngan.__version__,
             "torch_version": torch.__version__,
             "python_version": sys.version.split()[0],

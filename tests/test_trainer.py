@@ -44,6 +44,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, method):
     resumed = Trainer(config, tmp_path / "cut", progress=False)
     assert resumed.step == 4
     result = resumed.fit()[0]
+    assert [seg["from_step"] for seg in result["manifest"]["git_segments"]] == [0, 4]
 
     strip = lambda h: [{k: v for k, v in rec.items()} for rec in h]
     assert strip(result["history"]) == strip(full_result["history"])
