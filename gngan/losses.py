@@ -304,3 +304,279 @@ def gan_gen(logit_fake: Tensor) -> Tensor:
 def wgan_gen(critic_fake: Tensor) -> Tensor:
     """WGAN net_G loss -E C(G(z)); critic values (n,) or (n, 1)."""
     return -_per_sample(critic_fake, "critic_fake").mean()
+
+
+# --------------------------------------------------------------------------------------------------
+# baselines of the 2D experiment (Table 2): VAE / beta-VAE, ALI / BiGAN, VAE-GAN, BourGAN, MMD-GAN-rep
+#
+# Each objective follows its own paper (book/baselines.md gives the formulas, the sources and what we
+# chose where the sources leave a detail open). Like the functions above they are pure and
+# vmap-compatible: single-seed tensors (n, ...) in, a scalar out; no control flow on tensor values.
+
+VAE_RECONS = ("gaussian", "bernoulli")
+MMD_KERNELS = ("rbf", "rbf-b")
+BOURGAN_PAIRS = ("all", "halves")
+
+# Decoder std of the VAE's Gaussian likelihood, in the rescaled units the networks see: the data's own
+# within-mode std, 0.05 in original units, i.e. 0.05 / (2 M) with M = 4.18 (about 0.00598). With it the
+# model class contains the data distribution (decoder mean = a mode centre, noise = the mode's noise).
+VAE_SIGMA = 0.05 / (2 * 4.18)
+# gamma of VAE-GAN's decoder loss gamma * L_llike - L_GAN: the class default w = 1e-2 of the authors' code
+# (their decoder gradient is w grad L_llike + (1 - w) grad(-L_GAN), so gamma = w / (1 - w) ~ 0.0101).
+VAEGAN_GAMMA = 1e-2
+# weight of BourGAN's distance loss ("alpha" = 0.1 in the authors' code)
+BOURGAN_BETA = 0.1
+# MMD-GAN-rep (Wang et al. 2019, authors' code): Gaussian kernel bandwidth 1 on D's output; the bounded
+# kernel "rbf-b" clips squared distances of real pairs at b_u = 4 and of generated pairs at b_l = 0.25
+MMD_SIGMAS = (1.0,)
+MMD_BOUNDS = (0.25, 4.0)
+
+
+def _rows(t: Tensor, name: str) -> Tensor:
+    """(n, ...) -> (n, k): one flattened row per sample; a 1-D tensor is n samples of one value."""
+    if t.dim() == 0:
+        raise ValueError(f"{name} must hold one row per sample, shape (n, ...); got a scalar")
+    return t.reshape(t.shape[0], -1)
+
+
+def _check_latents(mu: Tensor, logvar: Tensor) -> None:
+    _same_shape(mu, logvar, "mu", "logvar")
+    if mu.dim() != 2:
+        raise ValueError(f"mu and logvar must have shape (n, z_dim); got {tuple(mu.shape)}")
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
+    """Kingma & Welling (2014), Sec. 2.4: z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) passed in.
+
+    mu, logvar, eps: (n, z_dim). Returns z of shape (n, z_dim), differentiable in mu and logvar.
+    """
+    _check_latents(mu, logvar)
+    _same_shape(mu, eps, "mu", "eps")
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) summed over latent dimensions, averaged over the batch.
+
+    Kingma & Welling (2014), Appendix B: per sample 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
+    mu, logvar: (n, z_dim). The L_prior of VAE-GAN (Larsen et al. 2016) is the same quantity.
+    """
+    _check_latents(mu, logvar)
+    return 0.5 * (mu ** 2 + torch.exp(logvar) - 1.0 - logvar).sum(dim=1).mean()
+
+
+def vae_ae(x: Tensor, x_recon: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0,
+           recon: str = "gaussian", sigma: float = VAE_SIGMA) -> Tensor:
+    """Negative ELBO of the VAE (Kingma & Welling 2014, Eq. 10), or of the beta-VAE (Higgins et al.
+    2017) when beta != 1: per sample -log p(x | z) + beta * KL(q(z | x) || N(0, I)), averaged
+    over the batch, with one z ~ q(z | x) per sample (x_recon = net_G(reparameterize(mu, logvar, eps))).
+
+    x, x_recon: (n, ...) data and decoder output; mu, logvar = net_E(x) split in two, each (n, z_dim).
+    recon: the decoder likelihood, per sample summed over the elements of x:
+        "gaussian":  N(x; x_recon, sigma^2 I): |x - x_recon|^2 / (2 sigma^2) + D/2 log(2 pi sigma^2),
+                     D elements per sample; the constant makes the value a true negative ELBO in nats.
+        "bernoulli": -sum[x log x_recon + (1 - x) log(1 - x_recon)] with x_recon in (0, 1) (clamped
+                     to [1e-6, 1 - 1e-6]); the usual cross-entropy for data in [0, 1], not a density.
+    sigma: the Gaussian decoder std (default VAE_SIGMA, the data's within-mode std in rescaled units).
+    Only beta * sigma^2 matters for the optimum of the Gaussian case; both are kept explicit.
+    """
+    _same_shape(x, x_recon, "x", "x_recon")
+    if recon not in VAE_RECONS:
+        raise ValueError(f"unknown VAE likelihood {recon!r}; use one of {VAE_RECONS}")
+    if beta < 0:
+        raise ValueError(f"beta={beta} must be >= 0 (it weights the KL term)")
+    if sigma <= 0:
+        raise ValueError(f"sigma={sigma} must be positive (the std of the Gaussian decoder)")
+    xs, xr = _rows(x, "x"), _rows(x_recon, "x_recon")
+    if recon == "gaussian":
+        nll = ((xs - xr) ** 2).sum(dim=1) / (2.0 * sigma ** 2) + 0.5 * xs.shape[1] * math.log(2 * math.pi * sigma ** 2)
+    else:
+        p = xr.clamp(1e-6, 1 - 1e-6)
+        nll = -(xs * torch.log(p) + (1 - xs) * torch.log1p(-p)).sum(dim=1)
+    return nll.mean() + beta * kl_normal(mu, logvar)
+
+
+def ali_dis(logit_enc_pair: Tensor, logit_gen_pair: Tensor) -> Tensor:
+    """ALI / BiGAN net_D loss (Dumoulin et al. 2016, Algorithm 1; Donahue et al. 2016):
+    -E log D(x, E(x)) - E log(1 - D(G(z), z)): encoder pairs are labelled 1, generator pairs 0.
+
+    logit_enc_pair = net_D(cat[x, net_E(x)]), logit_gen_pair = net_D(cat[net_G(z), z]); (n,) or (n, 1).
+    """
+    l_enc = _per_sample(logit_enc_pair, "logit_enc_pair")
+    l_gen = _per_sample(logit_gen_pair, "logit_gen_pair")
+    return F.softplus(-l_enc).mean() + F.softplus(l_gen).mean()
+
+
+def ali_gen(logit_enc_pair: Tensor, logit_gen_pair: Tensor) -> Tensor:
+    """ALI / BiGAN loss of net_G and net_E, trained jointly: the non-saturating swapped-label form of
+    ALI's Algorithm 1, -E log(1 - D(x, E(x))) - E log D(G(z), z). Logits as in ali_dis.
+    """
+    l_enc = _per_sample(logit_enc_pair, "logit_enc_pair")
+    l_gen = _per_sample(logit_gen_pair, "logit_gen_pair")
+    return F.softplus(l_enc).mean() + F.softplus(-l_gen).mean()
+
+
+def feature_nll(f_real: Tensor, f_recon: Tensor) -> Tensor:
+    """VAE-GAN's L_llike^{Dis_l} (Larsen et al. 2016) without its constant: the negative
+    log-likelihood of N(Dis_l(x); Dis_l(x_tilde), I), 1/2 |Dis_l(x) - Dis_l(x_tilde)|^2 summed over
+    features and averaged over the batch. f_real = net_D.body(x), f_recon = net_D.body(net_G(z ~ q(z|x))),
+    both (n, ...).
+    """
+    _same_shape(f_real, f_recon, "f_real", "f_recon")
+    return 0.5 * ((_rows(f_real, "f_real") - _rows(f_recon, "f_recon")) ** 2).sum(dim=1).mean()
+
+
+def vaegan_enc(mu: Tensor, logvar: Tensor, f_real: Tensor, f_recon: Tensor) -> Tensor:
+    """VAE-GAN net_E loss (Larsen et al. 2016, Algorithm 1): L_prior + L_llike^{Dis_l}
+    = kl_normal(mu, logvar) + feature_nll(f_real, f_recon). No GAN term reaches the encoder."""
+    return kl_normal(mu, logvar) + feature_nll(f_real, f_recon)
+
+
+def vaegan_dec(f_real: Tensor, f_recon: Tensor, logit_recon: Tensor, logit_prior: Tensor,
+               gamma: float = VAEGAN_GAMMA) -> Tensor:
+    """VAE-GAN net_G (decoder) loss (Larsen et al. 2016, Algorithm 1): gamma * L_llike^{Dis_l} plus
+    the decoder's share of the GAN game, in the non-saturating form
+    -E log D(x_tilde) - E log D(x_p) (instead of the minimax E log(1 - D(.))).
+
+    f_real, f_recon as in feature_nll; logit_recon = net_D(x_tilde), x_tilde = net_G(z ~ q(z | x));
+    logit_prior = net_D(x_p), x_p = net_G(z_p), z_p ~ N(0, I); logits (n,) or (n, 1).
+    """
+    if gamma < 0:
+        raise ValueError(f"gamma={gamma} must be >= 0 (it weights the feature reconstruction)")
+    l_rec = _per_sample(logit_recon, "logit_recon")
+    l_pri = _per_sample(logit_prior, "logit_prior")
+    return gamma * feature_nll(f_real, f_recon) + F.softplus(-l_rec).mean() + F.softplus(-l_pri).mean()
+
+
+def vaegan_dis(logit_real: Tensor, logit_recon: Tensor, logit_prior: Tensor) -> Tensor:
+    """VAE-GAN net_D loss (Larsen et al. 2016, Algorithm 1), -L_GAN with three terms:
+    -E log D(x) - E log(1 - D(x_tilde)) - E log(1 - D(x_p)); logits (n,) or (n, 1) as in vaegan_dec."""
+    l_real = _per_sample(logit_real, "logit_real")
+    l_rec = _per_sample(logit_recon, "logit_recon")
+    l_pri = _per_sample(logit_prior, "logit_prior")
+    return F.softplus(-l_real).mean() + F.softplus(l_rec).mean() + F.softplus(l_pri).mean()
+
+
+def _exact_sq_dists(a: Tensor, b: Tensor) -> Tensor:
+    """(n, k), (m, k) -> (n, m) squared Euclidean distances from explicit differences (exact for nearby
+    points, where the Gram form loses digits; memory O(n m k), fine for 2D data and feature vectors)."""
+    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(dim=-1)
+
+
+def bourgan_dist(x_fake: Tensor, z: Tensor, scale: float = 1.0, pairs: str = "all",
+                 eps: float = 1e-12) -> Tensor:
+    """BourGAN's distance loss L_dist (Xiao, Zhong, Zheng 2018): the mean over pairs (i, j) of
+    (log d(G(z_i), G(z_j)) - log(scale * |z_i - z_j|))^2, Euclidean distances in both spaces.
+
+    x_fake = net_G(z): (n, ...); z: (n, z_dim) drawn from the Bourgain mixture prior.
+    scale: the data-to-latent distance factor of the embedding (gngan.bourgain.distance_scale).
+    pairs: "all": every pair i < j of the batch (a U-statistic of E_{z, z'});
+           "halves": (i, i + n/2), as the authors' code pairs two independent batches.
+    eps: distances are sqrt(d^2 + eps), so coincident samples (a collapsed generator) give a large
+         finite penalty instead of log 0.
+    z enters only through scale * |z_i - z_j|: under vmap with a different scale per seed, pass
+    scale_s * z and scale=1.
+    """
+    if pairs not in BOURGAN_PAIRS:
+        raise ValueError(f"unknown BourGAN pairing {pairs!r}; use one of {BOURGAN_PAIRS}")
+    if scale <= 0:
+        raise ValueError(f"scale={scale} must be positive (it multiplies latent distances inside a log)")
+    xs, zs = _rows(x_fake, "x_fake"), _rows(z, "z")
+    n = xs.shape[0]
+    if zs.shape[0] != n:
+        raise ValueError(f"x_fake has {n} samples but z has {zs.shape[0]}; pass each code with its sample")
+    if pairs == "halves":
+        if n < 2 or n % 2:
+            raise ValueError(f"pairs='halves' needs an even batch of at least 2 samples; got {n}")
+        h = n // 2
+        sq_x = ((xs[:h] - xs[h:]) ** 2).sum(dim=1)
+        sq_z = ((zs[:h] - zs[h:]) ** 2).sum(dim=1)
+    else:
+        if n < 2:
+            raise ValueError(f"bourgan_dist needs at least 2 samples to form a pair; got {n}")
+        off = ~torch.eye(n, dtype=torch.bool, device=xs.device)
+        sq_x = _exact_sq_dists(xs, xs)[off]
+        sq_z = _exact_sq_dists(zs, zs)[off]
+    log_ratio = 0.5 * torch.log(sq_x + eps) - 0.5 * torch.log(sq_z + eps) - math.log(scale)
+    return (log_ratio ** 2).mean()
+
+
+def bourgan_gen(logit_fake: Tensor, x_fake: Tensor, z: Tensor, beta: float = BOURGAN_BETA,
+                scale: float = 1.0, pairs: str = "all") -> Tensor:
+    """BourGAN net_G loss: the non-saturating GAN loss plus beta * L_dist,
+    gan_gen(logit_fake) + beta * bourgan_dist(x_fake, z, scale, pairs).
+
+    logit_fake = net_D(x_fake): (n,) or (n, 1); x_fake = net_G(z): (n, ...); z: (n, z_dim).
+    """
+    if beta < 0:
+        raise ValueError(f"beta={beta} must be >= 0 (it weights the distance loss)")
+    return gan_gen(logit_fake) + beta * bourgan_dist(x_fake, z, scale=scale, pairs=pairs)
+
+
+def gaussian_kernel(a: Tensor, b: Tensor, sigmas: tuple[float, ...] = MMD_SIGMAS) -> Tensor:
+    """Sum of Gaussian RBF kernels, k(a_i, b_j) = sum_s exp(-|a_i - b_j|^2 / (2 s^2)).
+
+    a: (n, ...), b: (m, ...), flattened per sample to the same length. Returns (n, m).
+    """
+    a, b = _rows(a, "a"), _rows(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a has {a.shape[1]} features per sample but b has {b.shape[1]}")
+    if len(sigmas) == 0 or min(sigmas) <= 0:
+        raise ValueError(f"sigmas={sigmas} must be a non-empty tuple of positive bandwidths")
+    sq = _exact_sq_dists(a, b)
+    return sum(torch.exp(-sq / (2.0 * s * s)) for s in sigmas)
+
+
+def _mean_off_diagonal(k: Tensor) -> Tensor:
+    n = k.shape[0]
+    if n < 2:
+        raise ValueError(f"unbiased MMD estimators need at least 2 samples per side; got {n}")
+    return (k.sum() - torch.diagonal(k).sum()) / (n * (n - 1))
+
+
+def mmd2_unbiased(f_real: Tensor, f_fake: Tensor, sigmas: tuple[float, ...] = MMD_SIGMAS) -> Tensor:
+    """Unbiased estimate of MMD^2 (Gretton et al. 2012, MMD_u^2):
+    mean_{i != j} k(x_i, x_j) + mean_{i != j} k(y_i, y_j) - 2 mean_{i, j} k(x_i, y_j),
+    with k = gaussian_kernel(., ., sigmas). f_real: (n, ...), f_fake: (m, ...)."""
+    k_xx = gaussian_kernel(f_real, f_real, sigmas)
+    k_yy = gaussian_kernel(f_fake, f_fake, sigmas)
+    k_xy = gaussian_kernel(f_real, f_fake, sigmas)
+    return _mean_off_diagonal(k_xx) + _mean_off_diagonal(k_yy) - 2.0 * k_xy.mean()
+
+
+def mmd_gen(f_real: Tensor, f_fake: Tensor, sigmas: tuple[float, ...] = MMD_SIGMAS) -> Tensor:
+    """MMD-GAN net_G loss (Li et al. 2017; kept by Wang et al. 2019 as L_G): the attractive MMD^2,
+    mmd2_unbiased(f_real, f_fake) on discriminator outputs f = net_D(x) of real and generated samples,
+    (n, ...) and (m, ...). Only the f_fake side depends on net_G."""
+    return mmd2_unbiased(f_real, f_fake, sigmas)
+
+
+def mmd_rep_dis(f_real: Tensor, f_fake: Tensor, sigmas: tuple[float, ...] = MMD_SIGMAS,
+                kernel: str = "rbf", bounds: tuple[float, float] = MMD_BOUNDS) -> Tensor:
+    """Repulsive net_D loss of MMD-GAN-rep (Wang, Sun, Halgamuge, ICLR 2019):
+    L_D^rep = mean_{i != j} k_D(x_i, x_j) - mean_{i != j} k_D(y_i, y_j), x real, y generated,
+    k_D(a, b) = k(D(a), D(b)); it pushes real outputs apart and pulls generated outputs together.
+
+    f_real = net_D(x): (n, ...), f_fake = net_D(G(z)): (m, ...).
+    kernel: "rbf":   gaussian_kernel with bandwidths ``sigmas`` (the authors' "rep" setting: sigma = 1);
+            "rbf-b": their bounded kernel, squared distances clipped to min(d^2, b_u) for real
+                     pairs and max(d^2, b_l) for generated pairs, (b_l, b_u) = bounds = (0.25, 4).
+    """
+    if kernel not in MMD_KERNELS:
+        raise ValueError(f"unknown MMD kernel {kernel!r}; use one of {MMD_KERNELS}")
+    if kernel == "rbf":
+        return (_mean_off_diagonal(gaussian_kernel(f_real, f_real, sigmas))
+                - _mean_off_diagonal(gaussian_kernel(f_fake, f_fake, sigmas)))
+    lower, upper = bounds
+    if not 0 <= lower < upper:
+        raise ValueError(f"bounds={bounds} must satisfy 0 <= b_l < b_u (squared-distance clips)")
+    if len(sigmas) == 0 or min(sigmas) <= 0:
+        raise ValueError(f"sigmas={sigmas} must be a non-empty tuple of positive bandwidths")
+    fr, ff = _rows(f_real, "f_real"), _rows(f_fake, "f_fake")
+    if fr.shape[1] != ff.shape[1]:
+        raise ValueError(f"f_real has {fr.shape[1]} features per sample but f_fake has {ff.shape[1]}")
+    sq_xx = _exact_sq_dists(fr, fr).clamp(max=upper)
+    sq_yy = _exact_sq_dists(ff, ff).clamp(min=lower)
+    k_xx = sum(torch.exp(-sq_xx / (2.0 * s * s)) for s in sigmas)
+    k_yy = sum(torch.exp(-sq_yy / (2.0 * s * s)) for s in sigmas)
+    return _mean_off_diagonal(k_xx) - _mean_off_diagonal(k_yy)

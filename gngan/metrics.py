@@ -96,3 +96,93 @@ def evaluate_grid2d(nets, dataset, config, seeds: list[int], step: int, device) 
 
 SNAPSHOT_GRIDS = {"gauss1d": {"hist_edges": np.linspace(-8, 8, 81), "d_grid": np.linspace(-8, 8, 161)}}
 EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d}
+
+
+# --------------------------------------------------------------------------------------------------
+# Table 2 statistics of the 2D grid and the gradient maps of Fig. 4 (book/baselines.md, "TV")
+
+
+def _mode_counts(counts, num_samples: int) -> np.ndarray:
+    c = np.asarray(counts)
+    if c.ndim != 1 or len(c) == 0 or not np.issubdtype(c.dtype, np.number) or (c < 0).any():
+        raise ValueError(f"counts must be a non-empty 1-D array of non-negative per-mode counts; got {c!r}")
+    if num_samples <= 0 or c.sum() > num_samples:
+        raise ValueError(f"num_samples={num_samples} must be positive and at least the {c.sum()} registered points")
+    return c.astype(np.float64)
+
+
+def tv_true(counts, num_samples: int) -> float:
+    """TV (True) of Table 2, our reading: the L1 distance (without the usual 1/2, as the paper's values
+    exceed 1) between the generated distribution over K modes plus an "off-mode" outcome and the true
+    distribution, uniform over the K modes:
+
+        sum_k |c_k / N - 1 / K| + (N - sum_k c_k) / N
+
+    c_k = register_modes counts (missed modes are 0), N = num_samples generated samples; unregistered
+    samples, and samples at missed modes, are off-mode mass. 0 iff all N samples register and split
+    equally over the K modes; at most 2 (everything off-mode).
+    """
+    c = _mode_counts(counts, num_samples)
+    return float(np.abs(c / num_samples - 1.0 / len(c)).sum() + (num_samples - c.sum()) / num_samples)
+
+
+def tv_differential(counts, num_samples: int) -> float:
+    """TV (Differential) of Table 2, our reading: the L1 distance between the registered samples'
+    distribution over the K modes and uniform over the K modes,
+
+        sum_k |c_k / P - 1 / K|,   P = sum_k c_k (registered points),
+
+    i.e. mode balance among what did register, whatever fraction of the N samples that is. 0 iff the
+    registered points split equally over all K modes; 2 (1 - 1/K) for a single mode; defined as 2 when
+    nothing registers. ``num_samples`` only validates the counts.
+    """
+    c = _mode_counts(counts, num_samples)
+    total = c.sum()
+    if total == 0:
+        return 2.0
+    return float(np.abs(c / total - 1.0 / len(c)).sum())
+
+
+def grid2d_stats(samples, centers, radius: float, min_points: int = 20) -> dict:
+    """Table 2 statistics of one set of generated samples (n, 2) for the modes ``centers`` (K, 2):
+    covered modes, registered points, TV (True), TV (Differential) and the per-mode counts."""
+    n = len(np.asarray(samples))
+    counts = register_modes(samples, centers, radius=radius, min_points=min_points)
+    return {
+        "covered_modes": int((counts > 0).sum()),
+        "registered_points": int(counts.sum()),
+        "tv_true": tv_true(counts, n),
+        "tv_differential": tv_differential(counts, n),
+        "mode_counts": counts.tolist(),
+    }
+
+
+def gradient_field(score_fn, lo, hi, num: int = 21, num_seeds: int | None = None,
+                   dtype: torch.dtype = torch.float32, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of a discriminator score on a regular 2D grid, for the quiver plots of Fig. 4.
+
+    lo, hi: the grid's corners, floats (same for both axes) or pairs (x, y); num points per axis.
+    score_fn maps (m, 2) to (m,) or (m, 1) (e.g. ``lambda x: torch.sigmoid(net_D(x))``); with
+    num_seeds = S it maps (S, m, 2) to (S, m) and every seed gets the same grid.
+    Returns (points, grads): points (num * num, 2) with points.reshape(num, num, 2)[i, j] = (x_j, y_i);
+    grads of shape (num * num, 2), or (S, num * num, 2) with num_seeds. Both detached.
+    """
+    if num < 2:
+        raise ValueError(f"num={num} must be >= 2 grid points per axis")
+    lo2 = np.broadcast_to(np.asarray(lo, dtype=np.float64), (2,))
+    hi2 = np.broadcast_to(np.asarray(hi, dtype=np.float64), (2,))
+    if (hi2 <= lo2).any():
+        raise ValueError(f"need lo < hi on both axes; got lo={lo}, hi={hi}")
+    xs = torch.linspace(float(lo2[0]), float(hi2[0]), num, dtype=dtype, device=device)
+    ys = torch.linspace(float(lo2[1]), float(hi2[1]), num, dtype=dtype, device=device)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    points = torch.stack([gx, gy], dim=-1).reshape(-1, 2)
+    with torch.enable_grad():
+        p = points if num_seeds is None else points.expand(num_seeds, -1, -1)
+        p = p.detach().clone().requires_grad_(True)
+        out = score_fn(p)
+        want = tuple(p.shape[:-1])
+        if tuple(out.shape) not in (want, want + (1,)):
+            raise ValueError(f"score_fn must map {tuple(p.shape)} to {want} or {want + (1,)}; got {tuple(out.shape)}")
+        grads, = torch.autograd.grad(out.sum(), p)
+    return points.detach(), grads.detach()
