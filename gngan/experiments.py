@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
-from gngan.trainer import run_group
+from gngan.trainer import load_result, run_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -104,6 +104,28 @@ def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, 
         dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
         out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
     return out
+
+
+def missing_runs(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,
+                 root: Path | None = None) -> dict[str, list[int]]:
+    """{method: seeds without a stored result} (methods with everything stored are left out)."""
+    out = {}
+    for method, cfgs in configs.items():
+        seeds = [c.seed for c in cfgs if load_result(run_dir(section, budget, method, c.seed, num_steps, root)) is None]
+        if seeds:
+            out[method] = seeds
+    return out
+
+
+def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) -> float:
+    """Wall-time estimate of training ``configs`` as one stacked group from a measured per-iteration cost."""
+    return configs[0].num_steps * seconds_per_iteration / 60
+
+
+# Measured seconds per iteration of an 8-seed group, 1 thread, 2D config (benchmarks/bench_stacked.py);
+# used only to estimate wall times and to keep `make book` from starting hours of training unasked.
+GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.042, "gngan_ne_gm": 0.07, "distgan": 0.025, "wgangp": 0.016,
+                                "gan": 0.004}
 
 
 def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,

@@ -78,24 +78,31 @@ def evaluate_gauss1d(nets, dataset, config, seeds: list[int], step: int, device)
     return out
 
 
+GRID2D_FINAL_SAMPLES = 500
+GRID2D_FIELD = {"lo": 0.0, "hi": 1.0, "num": 21}
+
+
 def evaluate_grid2d(nets, dataset, config, seeds: list[int], step: int, device) -> list[dict]:
-    """Per seed: the 2D protocol's mode statistics of ``eval_samples`` generated points."""
+    """Per seed: Table 2's statistics of ``eval_samples`` generated points; at the last step also a
+    subset of the samples and the discriminator score's gradient field (Fig. 4), for the book."""
     z = eval_latents(config, seeds, step, device)
     with torch.no_grad():
         xs = nets.net_G(z).cpu().numpy()
-    out = []
-    for x in xs:
-        counts = register_modes(x, dataset.centers.numpy(), radius=dataset.radius, min_points=20)
-        out.append({
-            "covered_modes": int((counts > 0).sum()),
-            "registered_points": int(counts.sum()),
-            "mode_counts": counts.tolist(),
-        })
+    out = [grid2d_stats(x, dataset.centers.numpy(), dataset.radius, min_points=20) for x in xs]
+    if step == config.num_steps:
+        grads = None
+        if getattr(nets, "net_D", None) is not None:
+            score = (lambda p: torch.sigmoid(nets.net_D(p))) if config.method != "wgangp" else nets.net_D
+            _, grads = gradient_field(score, num_seeds=len(seeds), device=device, **GRID2D_FIELD)
+            grads = grads.cpu().numpy()
+        for i, rec in enumerate(out):
+            rec["samples"] = np.round(xs[i, :GRID2D_FINAL_SAMPLES], 4).tolist()
+            if grads is not None:
+                rec["d_gradient_field"] = np.round(grads[i], 6).tolist()
     return out
 
 
 SNAPSHOT_GRIDS = {"gauss1d": {"hist_edges": np.linspace(-8, 8, 81), "d_grid": np.linspace(-8, 8, 161)}}
-EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -186,3 +193,6 @@ def gradient_field(score_fn, lo, hi, num: int = 21, num_seeds: int | None = None
             raise ValueError(f"score_fn must map {tuple(p.shape)} to {want} or {want + (1,)}; got {tuple(out.shape)}")
         grads, = torch.autograd.grad(out.sum(), p)
     return points.detach(), grads.detach()
+
+
+EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d}

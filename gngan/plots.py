@@ -95,3 +95,49 @@ def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str],
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def grid2d_samples(results: dict[str, list[dict]], labels: dict[str, str], centers, seed_index: int = 0):
+    """Final generated samples of one seed per method (500 of the 2,000 evaluated), modes in red."""
+    methods = list(results)
+    cols = min(4, len(methods))
+    rows = -(-len(methods) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows), squeeze=False)
+    c = np.asarray(centers)
+    for ax, m in zip(axes.flat, methods):
+        r = results[m][seed_index]
+        x = np.asarray(r["final"]["samples"])
+        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color="tab:blue")
+        ax.scatter(c[:, 0], c[:, 1], s=8, color="tab:red")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{labels.get(m, m)}, seed {r['manifest']['seed']}\n{r['final']['covered_modes']} modes",
+                     fontsize=8)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def gradient_maps(results: dict[str, list[dict]], labels: dict[str, str], centers, lo=0.0, hi=1.0, num=21,
+                  seed_index: int = 0):
+    """Fig. 4 counterpart: the discriminator score's gradient field (arrows normalised per panel)."""
+    methods = [m for m in results if "d_gradient_field" in results[m][seed_index]["final"]]
+    fig, axes = plt.subplots(1, len(methods), figsize=(3 * len(methods), 3.1), squeeze=False)
+    xs = np.linspace(lo, hi, num)
+    gx, gy = np.meshgrid(xs, xs)
+    c = np.asarray(centers)
+    for ax, m in zip(axes[0], methods):
+        g = np.asarray(results[m][seed_index]["final"]["d_gradient_field"]).reshape(num, num, 2)
+        scale = np.abs(g).max() or 1.0
+        ax.quiver(gx, gy, g[..., 0] / scale, g[..., 1] / scale, angles="xy", color="k", width=0.004)
+        ax.scatter(c[:, 0], c[:, 1], s=10, color="tab:red", zorder=3)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(labels.get(m, m), fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -80,3 +80,64 @@ def toy1d_verdict(summary: list[dict], budget: str) -> str:
             f"{gn['all_modes']} of {n} seeds, {dist['method']} in {dist['all_modes']} of {dist['num_seeds']} "
             f"(covered modes {gn['mean_std']} vs {dist['mean_std']}; registered points of 2,000: "
             f"{gn['registered_mean_std']} vs {dist['registered_mean_std']}).")
+
+
+def _pm(values, digits: int = 2) -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
+
+
+TABLE2_KEYS = (("covered_modes", "registered modes"), ("registered_points", "registered points"),
+               ("tv_true", "TV (True)"), ("tv_differential", "TV (Differential)"))
+
+
+def table2_rows(results: dict[str, list[dict]], labels: dict[str, str], paper: dict) -> list[list]:
+    """Ours | paper for each Table 2 column (mean ± std over seeds; the paper's std as printed)."""
+    paper_keys = {"covered_modes": "registered_modes"}
+    rows = []
+    for m, runs in results.items():
+        row = [labels.get(m, m), len(runs)]
+        for key, _ in TABLE2_KEYS:
+            ours = _pm([r["final"][key] for r in runs], 2)
+            p = paper.get(m, {}).get(paper_keys.get(key, key))
+            row.append(f"{ours} \\| {p[0]:.2f} ± {p[1]:.2f}" if p else f"{ours} \\| —")
+        rows.append(row)
+    return rows
+
+
+def table2(results, labels, paper) -> str:
+    header = ["method", "runs"] + [f"{name} (ours \\| paper)" for _, name in TABLE2_KEYS]
+    return markdown_table(header, table2_rows(results, labels, paper))
+
+
+def rank_agreement(results: dict[str, list[dict]], paper: dict, key: str = "covered_modes",
+                   paper_key: str = "registered_modes") -> dict:
+    """Spearman rho between our mean and the paper's mean of ``key`` over the methods both have."""
+    from scipy.stats import spearmanr
+
+    common = [m for m in results if m in paper]
+    ours = [float(np.mean([r["final"][key] for r in results[m]])) for m in common]
+    theirs = [paper[m][paper_key][0] for m in common]
+    if len(common) < 3 or np.ptp(ours) == 0:
+        return {"methods": common, "rho": None, "p_value": None}
+    rho, p = spearmanr(ours, theirs)
+    return {"methods": common, "rho": float(rho), "p_value": float(p)}
+
+
+def spread_comparison(results: dict[str, list[dict]], labels: dict[str, str], reference: str,
+                      key: str = "covered_modes") -> list[list]:
+    """Each method against ``reference``: difference of means, the seeds' spread, Welch's t-test."""
+    from scipy.stats import ttest_ind
+
+    ref = np.array([r["final"][key] for r in results[reference]], dtype=float)
+    rows = []
+    for m, runs in results.items():
+        if m == reference:
+            continue
+        v = np.array([r["final"][key] for r in runs], dtype=float)
+        diff = ref.mean() - v.mean()
+        spread = np.sqrt((ref.var(ddof=1) + v.var(ddof=1)) / 2) if len(v) > 1 and len(ref) > 1 else float("nan")
+        p = ttest_ind(ref, v, equal_var=False).pvalue if len(v) > 1 and len(ref) > 1 else float("nan")
+        rows.append([labels.get(m, m), f"{diff:+.2f}", f"{spread:.2f}",
+                     "yes" if abs(diff) > spread else "no", f"{p:.3f}"])
+    return rows

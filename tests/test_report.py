@@ -33,3 +33,29 @@ def test_toy1d_verdict_rule():
     assert report.toy1d_verdict(summary([3, 2, 2, 2], [2, 2, 2, 2]), "cpu").startswith("**Partly reproduced**")
     assert report.toy1d_verdict(summary([3, 3, 2, 2], [3, 3, 3, 2]), "cpu").startswith("**Not reproduced**")
     assert "no verdict" in report.toy1d_verdict(summary([3], [2]), "smoke")
+
+
+def _r2(covered, points=1000):
+    return {"manifest": {}, "final": {"covered_modes": covered, "registered_points": points, "tv_true": 0.5,
+                                      "tv_differential": 0.25}}
+
+
+def test_table2_and_rank_agreement():
+    paper = {"a": {"registered_modes": (20.0, 1.0), "registered_points": (1.0, 0.0), "tv_true": (1.0, 0.0),
+                   "tv_differential": (1.0, 0.0)},
+             "b": {"registered_modes": (10.0, 1.0)}, "c": {"registered_modes": (15.0, 1.0)}}
+    results = {"a": [_r2(24), _r2(22)], "b": [_r2(10), _r2(12)], "c": [_r2(18), _r2(14)], "d": [_r2(1)]}
+    rows = report.table2_rows(results, {}, paper)
+    assert rows[0][:3] == ["a", 2, "23.00 ± 1.00 \\| 20.00 ± 1.00"]
+    assert rows[3][2].endswith("\\| —")
+    agree = report.rank_agreement(results, paper)
+    assert agree["methods"] == ["a", "b", "c"] and agree["rho"] == 1.0
+    results["c"] = [_r2(30)]
+    assert report.rank_agreement(results, paper)["rho"] == 0.5
+
+
+def test_spread_comparison():
+    results = {"ref": [_r2(24), _r2(25), _r2(23)], "x": [_r2(10), _r2(12), _r2(11)], "y": [_r2(23), _r2(25), _r2(24)]}
+    rows = {r[0]: r for r in report.spread_comparison(results, {}, "ref")}
+    assert rows["x"][1] == "+13.00" and rows["x"][3] == "yes" and float(rows["x"][4]) < 0.01
+    assert rows["y"][1] == "+0.00" and rows["y"][3] == "no"
