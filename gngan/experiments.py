@@ -60,6 +60,33 @@ GRID2D_BUDGETS = {
 }
 
 
+class ParameterError(ValueError):
+    """A notebook or CLI parameter is wrong; shown as one line (also in Jupyter, via _render_traceback_)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"ParameterError: {self}"]
+
+
+def check_parameters(budget: str, device: str, seeds=None, num_steps=None, data_dir=None) -> None:
+    """Validate a chapter's parameters before any work, raising one ParameterError that says what to do."""
+    from gngan.trainer import resolve_device
+
+    try:
+        check_budget(budget)
+        check_positive("num_steps", num_steps)
+        if seeds is not None and (not isinstance(seeds, (list, tuple)) or not seeds
+                                  or any(not isinstance(s, int) or s < 0 for s in seeds)):
+            raise ValueError(f"seeds={seeds!r} must be None or a non-empty list of non-negative integers")
+        resolve_device(device)
+        if data_dir is not None and not Path(data_dir).is_dir():
+            raise ValueError(f"data_dir={str(data_dir)!r} does not exist; point it at the folder that holds the "
+                             f"datasets (see data/README.md)")
+    except ParameterError:
+        raise
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+
+
 def check_budget(budget: str) -> None:
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; use one of {BUDGETS}")

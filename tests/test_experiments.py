@@ -51,3 +51,21 @@ def test_committed_cpu_results_match_current_configs():
             if not (d / "result.json").exists():
                 pytest.skip(f"cpu results not committed yet ({d})")
             run_section("01_1d", {method: [c]}, "cpu", train=False)  # raises on a config mismatch
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"budget": "huge", "device": "cpu"}, "unknown budget 'huge'"),
+    ({"budget": "cpu", "device": "cpu", "num_steps": -3}, "num_steps=-3"),
+    ({"budget": "cpu", "device": "tpu7"}, "not a torch device"),
+    ({"budget": "cpu", "device": "cpu", "seeds": [1, -1]}, "seeds"),
+    ({"budget": "cpu", "device": "cpu", "data_dir": "/nonexistent/cifar"}, "does not exist"),
+])
+def test_bad_parameters_fail_with_one_line(kwargs, message):
+    with pytest.raises(experiments.ParameterError, match=message) as info:
+        experiments.check_parameters(**kwargs)
+    assert info.value._render_traceback_() == [f"ParameterError: {info.value}"]
+    assert "\n" not in str(info.value)
+
+
+def test_good_parameters_pass(tmp_path):
+    experiments.check_parameters("smoke", "cpu", seeds=[0, 2], num_steps=5, data_dir=tmp_path)
