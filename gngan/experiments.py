@@ -6,6 +6,7 @@ Budgets: ``smoke`` (seconds, CI), ``cpu`` (what the book shows, run on 2 CPU cor
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
@@ -151,8 +152,25 @@ def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) ->
 
 # Measured seconds per iteration of an 8-seed group, 1 thread, 2D config (benchmarks/bench_stacked.py);
 # used only to estimate wall times and to keep `make book` from starting hours of training unasked.
-GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.042, "gngan_ne_gm": 0.07, "distgan": 0.025, "wgangp": 0.016,
-                                "gan": 0.004}
+GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.205, "distgan": 0.051, "wgangp": 0.034,
+                                "gan": 0.0075}
+
+
+def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,
+                root: Path | None = None) -> dict[str, list[dict]]:
+    """{method: last logged record per seed} for runs that have started but not finished (no result.json).
+    These are progress reports, not results."""
+    out = {}
+    for method, cfgs in configs.items():
+        records = []
+        for c in cfgs:
+            d = run_dir(section, budget, method, c.seed, num_steps, root)
+            log = d / "metrics.jsonl"
+            if load_result(d) is None and log.exists() and log.read_text().strip():
+                records.append(json.loads(log.read_text().strip().splitlines()[-1]))
+        if records:
+            out[method] = records
+    return out
 
 
 def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
