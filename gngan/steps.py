@@ -57,7 +57,7 @@ def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Opt
     """Separate Adam states for the AE step (E and G), the D step and the G step."""
 
     def adam(params):
-        return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2))
+        return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
 
     opts = {"D": adam(nets.net_D.parameters()), "G": adam(nets.net_G.parameters())}
     if nets.net_E is not None:
@@ -67,7 +67,14 @@ def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Opt
 
 def per_seed(fn, *args, **kwargs) -> torch.Tensor:
     """(S,) values of the single-seed loss ``fn`` on seed-stacked arguments."""
+    if args[0].shape[0] == 1:  # vmap's overhead would cost a lone seed more than the loss itself
+        return fn(*(a[0] for a in args), **kwargs).unsqueeze(0)
     return vmap(partial(fn, **kwargs))(*args)
+
+
+def on_each(net: nn.Module, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``net`` applied to each (S, n_i, ...) batch, in one call on their concatenation (fewer, larger ops)."""
+    return net(torch.cat(batches, 1)).split([b.shape[1] for b in batches], 1)
 
 
 class Stepper:
@@ -91,16 +98,18 @@ class Stepper:
 
     def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str) -> torch.Tensor:
         values = per_seed_loss.detach()
-        bad = ~torch.isfinite(values)
-        if bad.any():
+        if not torch.isfinite(values).all():
+            bad = ~torch.isfinite(values)
             which = [self.seeds[i] for i in bad.nonzero().flatten().tolist()]
             raise NonFiniteLossError(
                 f"step {self.step}: loss term '{term}' is {values[bad][0].item()} for seed(s) {which}; "
                 f"lower lr or the lambda weights, or resume from an earlier checkpoint")
-        for module in self.nets.modules().values():
-            module.zero_grad(set_to_none=True)
-        per_seed_loss.sum().backward()
-        self.opts[opt_name].step()
+        opt = self.opts[opt_name]
+        params = [p for group in opt.param_groups for p in group["params"]]
+        opt.zero_grad(set_to_none=True)
+        # only the stepped networks' gradients: the G step's loss passes through net_D
+        per_seed_loss.sum().backward(inputs=params)
+        opt.step()
         return values
 
     def _penalty(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -114,17 +123,15 @@ class Stepper:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
         z_enc = n.net_E(x)
-        x_rec = n.net_G(z_enc)
-        if c.method == "gngan":
-            if c.lambda_r > 0:
-                loss = per_seed(losses.gngan_ae, x, x_rec, torch.cat([z_enc, z], 1),
-                                torch.cat([x_rec, n.net_G(z)], 1), lambda_r=c.lambda_r,
-                                bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma)
-            else:
-                loss = per_seed(losses.reconstruction_ae, x, x_rec)
+        if c.method == "gngan" and c.lambda_r == 0:
+            loss = per_seed(losses.reconstruction_ae, x, n.net_G(z_enc))
+        elif c.method == "gngan":
+            x_rec, fake = on_each(n.net_G, z_enc, z)
+            loss = per_seed(losses.gngan_ae, x, x_rec, torch.cat([z_enc, z], 1), torch.cat([x_rec, fake], 1),
+                            lambda_r=c.lambda_r, bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma)
         else:
-            fake = n.net_G(z)
-            f_real, f_fake = (x, fake) if c.distgan_features == "data" else (n.net_D.body(x), n.net_D.body(fake))
+            x_rec, fake = on_each(n.net_G, z_enc, z)
+            f_real, f_fake = (x, fake) if c.distgan_features == "data" else on_each(n.net_D.body, x, fake)
             loss = per_seed(losses.distgan_ae, x, x_rec, z_enc, z, f_real, f_fake,
                             lambda_r=c.lambda_r, lambda_w=c.lambda_w)
         return self._update("AE", loss, "ae")
@@ -133,14 +140,19 @@ class Stepper:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
         with torch.no_grad():
-            fake = n.net_G(z)
-            recon = n.net_G(n.net_E(x)) if n.net_E is not None else None
+            if n.net_E is None:
+                fake = n.net_G(z)
+                batches = (x, fake)
+            else:
+                fake, recon = on_each(n.net_G, z, n.net_E(x))
+                batches = (x, recon, fake)
+        logits = on_each(n.net_D, *batches)
         if c.method in ("gngan", "distgan"):
-            loss = per_seed(losses.gngan_dis, n.net_D(x), n.net_D(recon), n.net_D(fake), alpha=c.alpha, loss=c.dis_loss)
+            loss = per_seed(losses.gngan_dis, *logits, alpha=c.alpha, loss=c.dis_loss)
         elif c.method == "gan":
-            loss = per_seed(losses.gan_dis, n.net_D(x), n.net_D(fake))
+            loss = per_seed(losses.gan_dis, *logits)
         else:
-            loss = per_seed(losses.wgan_dis, n.net_D(x), n.net_D(fake))
+            loss = per_seed(losses.wgan_dis, *logits)
         gp = self._penalty(x, fake) if c.method != "gan" else torch.zeros(len(self.seeds), device=self.device)
         self._update("D", loss + c.lambda_p * gp, "dis")
         return loss.detach(), gp.detach()
