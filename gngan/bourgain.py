@@ -21,12 +21,15 @@ runs once before training; ``torch.Generator`` for the per-batch latent codes).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.spatial.distance import pdist, squareform
+
+from gngan.data import make_dataset, sample_prior
 
 # std of each mixture component, in the units of the normalised embedding (authors' code: eps = 0.01)
 BOURGAIN_SIGMA = 0.01
@@ -171,3 +174,28 @@ class BourgainPrior:
         y = bourgain_embedding(sub, generator, m=m, p=p, dists=d)
         scale = distance_scale(d, pairwise_distances(y), reduce=reduce, sqrt=sqrt)
         return cls(centers=torch.as_tensor(y, dtype=dtype), sigma=sigma, scale=scale)
+
+
+# BourGAN's subsample size: the book's n = 2,000, which sets z_dim = 5 * 11 = 55
+BOURGAN_POINTS = 2000
+
+
+@functools.lru_cache(maxsize=32)
+def seed_prior(data: str, seed: int) -> BourgainPrior:
+    """Seed ``seed``'s prior: its own subsample of ``data``'s fixed training set and its own embedding,
+    from ``seed`` alone (so a seed has the same prior alone or stacked, in training and evaluation)."""
+    dataset = make_dataset(data)
+    if not hasattr(dataset, "points"):
+        raise ValueError(f"the Bourgain prior needs a fixed training set; dataset {data!r} has none")
+    return BourgainPrior.from_data(dataset.points(), BOURGAN_POINTS, np.random.default_rng(seed))
+
+
+def sample_latents(config, n: int, seed: int, generator: torch.Generator) -> torch.Tensor:
+    """(n, z_dim) codes from ``config.prior``: N(0, I), U[-1, 1]^z_dim or seed ``seed``'s Bourgain mixture."""
+    if config.prior != "bourgain":
+        return sample_prior(config.prior, n, config.z_dim, generator)
+    prior = seed_prior(config.data, seed)
+    if prior.z_dim != config.z_dim:
+        raise ValueError(f"config z_dim={config.z_dim} but the Bourgain embedding of {BOURGAN_POINTS} points "
+                         f"has {prior.z_dim} dimensions; set z_dim={prior.z_dim}")
+    return prior.sample(n, generator)

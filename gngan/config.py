@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-METHODS = ("gngan", "distgan", "gan", "wgangp")
+METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan")
+# methods whose objective has a KL term against N(0, I), so they train and generate with that prior
+NORMAL_PRIOR_METHODS = ("vae", "vaegan")
 DIS_LOSSES = ("log", "hinge")
 GP_ON = ("logit", "score")
 DISTGAN_FEATURES = ("disc", "data")
@@ -20,7 +22,8 @@ class RunConfig:
 
     GN-GAN's variants are switched by weights: ``lambda_r > 0`` adds neighbors embedding
     (+NE), ``lambda_m1``/``lambda_m2 > 0`` add gradient matching (+GM). For Dist-GAN,
-    ``lambda_r`` weighs its latent-data distance constraint.
+    ``lambda_r`` weighs its latent-data distance constraint. ``beta`` weighs the VAE's KL term
+    (beta-VAE when != 1).
     """
 
     method: str = "gngan"
@@ -54,6 +57,7 @@ class RunConfig:
     eval_every: int = 500
     eval_samples: int = 2000
     checkpoint_every: int = 1000
+    beta: float = 1.0
 
     def __post_init__(self):
         from gngan.losses import NE_BANDWIDTHS
@@ -69,9 +73,15 @@ class RunConfig:
         if self.checkpoint_every % self.eval_every:
             raise ValueError(f"config checkpoint_every={self.checkpoint_every} must be a multiple of "
                              f"eval_every={self.eval_every} so a resumed run logs the same averages")
-        for name in ("lr", "alpha", "lambda_r", "lambda_p", "lambda_m1", "lambda_m2"):
+        for name in ("lr", "alpha", "lambda_r", "lambda_p", "lambda_m1", "lambda_m2", "beta"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}={getattr(self, name)} must be >= 0")
+        if (self.method == "bourgan") != (self.prior == "bourgain"):
+            raise ValueError(f"config method={self.method!r} with prior={self.prior!r}: BourGAN, and only BourGAN, "
+                             f"uses the Bourgain mixture prior (prior='bourgain')")
+        if self.method in NORMAL_PRIOR_METHODS and self.prior != "normal":
+            raise ValueError(f"config method={self.method!r} needs prior='normal' (its KL term is against N(0, I)); "
+                             f"got prior={self.prior!r}")
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)

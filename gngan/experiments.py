@@ -53,7 +53,19 @@ GRID2D_METHODS = {
     "wgangp": GRID2D_BASE.replace(method="wgangp", lambda_p=0.1, lambda_m1=0.0, lambda_m2=0.0),
     "gan": GRID2D_BASE.replace(method="gan", d_steps=1, lambda_p=0.0, lambda_m1=0.0, lambda_m2=0.0),
 }
-METHOD_LABELS.update({"gngan_ne_gm": "GN-GAN (+NE+GM)", "wgangp": "WGAN-GP", "gan": "GAN"})
+# The baselines' own settings (book/baselines.md): N(0, I) for the methods with a KL term, one D step each.
+_BASELINE = GRID2D_BASE.replace(d_steps=1, lambda_p=0.0, lambda_m1=0.0, lambda_m2=0.0)
+GRID2D_METHODS.update({
+    "vae": _BASELINE.replace(method="vae", prior="normal", beta=1.0),
+    "beta_vae": _BASELINE.replace(method="vae", prior="normal", beta=4.0),
+    "ali": _BASELINE.replace(method="ali"),
+    "vaegan": _BASELINE.replace(method="vaegan", prior="normal"),
+    "mmdrep": _BASELINE.replace(method="mmdrep"),
+    "bourgan": _BASELINE.replace(method="bourgan", prior="bourgain", z_dim=55),
+})
+METHOD_LABELS.update({"gngan_ne_gm": "GN-GAN (+NE+GM)", "wgangp": "WGAN-GP", "gan": "GAN", "vae": "VAE",
+                      "beta_vae": "β-VAE", "ali": "ALI", "vaegan": "VAEGAN", "mmdrep": "MMD-GAN (repulsive, ours)",
+                      "bourgan": "BourGAN (ours)"})
 GRID2D_BUDGETS = {
     "smoke": {"seeds": [0, 1], "num_steps": 40, "eval_every": 20, "checkpoint_every": 20, "eval_samples": 500},
     "cpu": {"seeds": list(range(8)), "num_steps": 195_313},
@@ -154,6 +166,10 @@ def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) ->
 # used only to estimate wall times and to keep `make book` from starting hours of training unasked.
 GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.205, "distgan": 0.051, "wgangp": 0.034,
                                 "gan": 0.0075}
+# Rough: 60 iterations of an 8-seed group, 1 thread, while two other trainings kept both cores busy (GAN
+# measured 0.0057 in the same conditions). MMD-rep's kernels on 64 features cost O(n^2 * 64) per seed.
+GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.010, "vaegan": 0.012,
+                                     "mmdrep": 0.65, "bourgan": 0.020})
 
 
 def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from gngan.data import sample_prior
+from gngan.bourgain import sample_latents
 
 
 def register_modes(samples, centers, radius: float, min_points: int = 20) -> np.ndarray:
@@ -45,9 +45,16 @@ def fair_share_min_points(num_samples: int, num_modes: int, fraction: float = 0.
 def eval_latents(config, seeds: list[int], step: int, device) -> torch.Tensor:
     """(S, eval_samples, z_dim) evaluation codes, drawn per seed from a generator of (seed, step) alone,
     so evaluation never touches the training streams and is the same alone or stacked."""
-    zs = [sample_prior(config.prior, config.eval_samples, config.z_dim,
-                       torch.Generator().manual_seed(1_000_003 * seed + step)) for seed in seeds]
+    zs = [sample_latents(config, config.eval_samples, seed, torch.Generator().manual_seed(1_000_003 * seed + step))
+          for seed in seeds]
     return torch.stack(zs).to(device)
+
+
+def data_critic(nets, config):
+    """net_D when it scores a data point x, else None: the VAE has no D, ALI's D scores (x, z) pairs and
+    MMD-rep's D is a feature map (its logit head is never trained)."""
+    net_d = getattr(nets, "net_D", None)
+    return None if config.method in ("ali", "mmdrep") else net_d
 
 
 def evaluate_gauss1d(nets, dataset, config, seeds: list[int], step: int, device) -> list[dict]:
@@ -56,7 +63,9 @@ def evaluate_gauss1d(nets, dataset, config, seeds: list[int], step: int, device)
     grid = torch.linspace(-8, 8, 161)
     with torch.no_grad():
         xs = nets.net_G(z).cpu()[..., 0]
-        scores = torch.sigmoid(nets.net_D(grid[None, :, None].expand(len(seeds), -1, -1).to(device))).cpu()
+        critic = data_critic(nets, config)
+        scores = [None] * len(seeds) if critic is None else \
+            torch.sigmoid(critic(grid[None, :, None].expand(len(seeds), -1, -1).to(device))).cpu()
     centers = dataset.centers.reshape(-1).numpy()
     edges = np.linspace(-8, 8, 81)
     out = []
@@ -72,7 +81,7 @@ def evaluate_gauss1d(nets, dataset, config, seeds: list[int], step: int, device)
             "gen_std": float(x.std()),
             "snapshot": {
                 "hist_density": np.round(hist / (len(x) * np.diff(edges)), 5).tolist(),
-                "d_score": np.round(score.numpy().astype(np.float64), 5).tolist(),
+                **({} if score is None else {"d_score": np.round(score.numpy().astype(np.float64), 5).tolist()}),
             },
         })
     return out
@@ -91,8 +100,9 @@ def evaluate_grid2d(nets, dataset, config, seeds: list[int], step: int, device) 
     out = [grid2d_stats(x, dataset.centers.numpy(), dataset.radius, min_points=20) for x in xs]
     if step == config.num_steps:
         grads = None
-        if getattr(nets, "net_D", None) is not None:
-            score = (lambda p: torch.sigmoid(nets.net_D(p))) if config.method != "wgangp" else nets.net_D
+        critic = data_critic(nets, config)
+        if critic is not None:
+            score = (lambda p: torch.sigmoid(critic(p))) if config.method != "wgangp" else critic
             _, grads = gradient_field(score, num_seeds=len(seeds), device=device, **GRID2D_FIELD)
             grads = grads.cpu().numpy()
         for i, rec in enumerate(out):

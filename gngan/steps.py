@@ -18,11 +18,15 @@ from torch import nn
 from torch.func import vmap
 
 from gngan import losses
+from gngan.bourgain import sample_latents, seed_prior
 from gngan.config import RunConfig
 from gngan.data import sample_prior
 from gngan.nets import MLPDiscriminator, MLPEncoder, MLPGenerator, init_seeds
 
-USES_ENCODER = {"gngan": True, "distgan": True, "gan": False, "wgangp": False}
+USES_ENCODER = {"gngan": True, "distgan": True, "gan": False, "wgangp": False,
+                "vae": True, "ali": True, "vaegan": True, "mmdrep": False, "bourgan": False}
+# encoders that output a Gaussian posterior, (mu, logvar), hence 2 * z_dim numbers
+VARIATIONAL = ("vae", "vaegan")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -32,7 +36,7 @@ class NonFiniteLossError(RuntimeError):
 @dataclass
 class Nets:
     net_G: nn.Module
-    net_D: nn.Module
+    net_D: nn.Module | None
     net_E: nn.Module | None = None
 
     def modules(self) -> dict[str, nn.Module]:
@@ -42,26 +46,36 @@ class Nets:
 def build_nets(config: RunConfig, x_dim: int, seeds: list[int] | None = None) -> Nets:
     """Networks for ``seeds`` (default ``[config.seed]``), each seed slot initialised from its seed."""
     seeds = [config.seed] if seeds is None else list(seeds)
-    w, s = config.hidden_width, len(seeds)
+    w, s, m = config.hidden_width, len(seeds), config.method
+    d_in = x_dim + config.z_dim if m == "ali" else x_dim  # ALI's D sees joint pairs cat[x, z]
+    e_out = 2 * config.z_dim if m in VARIATIONAL else config.z_dim
     nets = Nets(
         net_G=MLPGenerator(config.z_dim, x_dim, w, config.g_hidden_layers, out=config.g_out, num_seeds=s),
-        net_D=MLPDiscriminator(x_dim, w, config.d_hidden_layers, num_seeds=s),
-        net_E=MLPEncoder(x_dim, config.z_dim, w, config.g_hidden_layers, num_seeds=s)
-        if USES_ENCODER[config.method] else None,
+        net_D=MLPDiscriminator(d_in, w, config.d_hidden_layers, num_seeds=s) if m != "vae" else None,
+        net_E=MLPEncoder(x_dim, e_out, w, config.g_hidden_layers, num_seeds=s) if USES_ENCODER[m] else None,
     )
     init_seeds(list(nets.modules().values()), seeds)
     return nets
 
 
 def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Optimizer]:
-    """Separate Adam states for the AE step (E and G), the D step and the G step."""
+    """Separate Adam states per update: the AE step (E and G), the D step and the G step; ALI's G step
+    updates G and E together, VAE-GAN updates E, G and D each on its own loss, the VAE has only the AE step."""
 
-    def adam(params):
+    def adam(*nets_):
+        params = [p for net in nets_ for p in net.parameters()]
         return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
 
-    opts = {"D": adam(nets.net_D.parameters()), "G": adam(nets.net_G.parameters())}
-    if nets.net_E is not None:
-        opts["AE"] = adam(list(nets.net_E.parameters()) + list(nets.net_G.parameters()))
+    n = nets
+    if config.method == "vae":
+        return {"AE": adam(n.net_E, n.net_G)}
+    if config.method == "ali":
+        return {"D": adam(n.net_D), "G": adam(n.net_G, n.net_E)}
+    if config.method == "vaegan":
+        return {"E": adam(n.net_E), "G": adam(n.net_G), "D": adam(n.net_D)}
+    opts = {"D": adam(n.net_D), "G": adam(n.net_G)}
+    if n.net_E is not None:
+        opts["AE"] = adam(n.net_E, n.net_G)
     return opts
 
 
@@ -91,12 +105,28 @@ class Stepper:
 
     def _z(self) -> torch.Tensor:
         c = self.config
-        return torch.stack([sample_prior(c.prior, c.batch_size, c.z_dim, g) for g in self.noise_gens]).to(self.device)
+        return torch.stack([sample_latents(c, c.batch_size, s, g) for s, g in zip(self.seeds, self.noise_gens)]
+                           ).to(self.device)
+
+    def _eps(self, like: torch.Tensor) -> torch.Tensor:
+        """N(0, I) reparameterization noise shaped like ``like`` (S, n, z_dim), from each seed's own stream."""
+        _, n, z_dim = like.shape
+        return torch.stack([sample_prior("normal", n, z_dim, g) for g in self.noise_gens]).to(self.device)
+
+    def _posterior_sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z ~ q(z | x), mu, logvar) of the variational encoder."""
+        mu, logvar = self.nets.net_E(x).chunk(2, dim=-1)
+        return per_seed(losses.reparameterize, mu, logvar, self._eps(mu)), mu, logvar
+
+    def _ali_pairs(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ALI's joint pairs: encoder pairs (x, E(x)) and generator pairs (G(z), z)."""
+        return torch.cat([x, self.nets.net_E(x)], -1), torch.cat([self.nets.net_G(z), z], -1)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.nets.net_D(x))
 
-    def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str) -> torch.Tensor:
+    def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str,
+                retain_graph: bool = False) -> torch.Tensor:
         values = per_seed_loss.detach()
         if not torch.isfinite(values).all():
             bad = ~torch.isfinite(values)
@@ -108,7 +138,7 @@ class Stepper:
         params = [p for group in opt.param_groups for p in group["params"]]
         opt.zero_grad(set_to_none=True)
         # only the stepped networks' gradients: the G step's loss passes through net_D
-        per_seed_loss.sum().backward(inputs=params)
+        per_seed_loss.sum().backward(inputs=params, retain_graph=retain_graph)
         opt.step()
         return values
 
@@ -139,6 +169,19 @@ class Stepper:
     def d_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
+        no_gp = torch.zeros(len(self.seeds), device=self.device)
+        if c.method == "ali":
+            with torch.no_grad():
+                pairs = self._ali_pairs(x, z)
+            loss = per_seed(losses.ali_dis, *on_each(n.net_D, *pairs))
+            self._update("D", loss, "dis")
+            return loss.detach(), no_gp
+        if c.method == "mmdrep":
+            with torch.no_grad():
+                fake = n.net_G(z)
+            loss = per_seed(losses.mmd_rep_dis, *on_each(n.net_D.body, x, fake))
+            self._update("D", loss, "dis")
+            return loss.detach(), no_gp
         with torch.no_grad():
             if n.net_E is None:
                 fake = n.net_G(z)
@@ -149,19 +192,23 @@ class Stepper:
         logits = on_each(n.net_D, *batches)
         if c.method in ("gngan", "distgan"):
             loss = per_seed(losses.gngan_dis, *logits, alpha=c.alpha, loss=c.dis_loss)
-        elif c.method == "gan":
+        elif c.method in ("gan", "bourgan"):
             loss = per_seed(losses.gan_dis, *logits)
         else:
             loss = per_seed(losses.wgan_dis, *logits)
-        gp = self._penalty(x, fake) if c.method != "gan" else torch.zeros(len(self.seeds), device=self.device)
+        gp = self._penalty(x, fake) if c.method not in ("gan", "bourgan") else no_gp
         self._update("D", loss + c.lambda_p * gp, "dis")
         return loss.detach(), gp.detach()
 
     def g_step(self) -> torch.Tensor:
         c, n = self.config, self.nets
         x, z = self._x(), self._z()
+        if c.method == "ali":
+            return self._update("G", per_seed(losses.ali_gen, *on_each(n.net_D, *self._ali_pairs(x, z))), "gen")
         fake = n.net_G(z)
-        if c.method == "gngan":
+        if c.method == "mmdrep":
+            loss = per_seed(losses.mmd_gen, *on_each(n.net_D.body, x, fake))
+        elif c.method == "gngan":
             loss = losses.gradient_matching(self._score, x, fake, lambda_m1=c.lambda_m1, lambda_m2=c.lambda_m2,
                                             stacked=True)
         elif c.method == "distgan":
@@ -170,18 +217,46 @@ class Stepper:
             loss = per_seed(losses.score_distance_gen, score_real, self._score(fake))
         elif c.method == "gan":
             loss = per_seed(losses.gan_gen, n.net_D(fake))
+        elif c.method == "bourgan":
+            # L_dist sees z only through scale * |z_i - z_j|, so each seed's own scale goes into its z
+            scales = torch.tensor([seed_prior(c.data, s).scale for s in self.seeds], device=self.device)
+            loss = per_seed(losses.bourgan_gen, n.net_D(fake), fake, scales[:, None, None] * z)
         else:
             loss = per_seed(losses.wgan_gen, n.net_D(fake))
         return self._update("G", loss, "gen")
 
+    def vae_step(self) -> torch.Tensor:
+        x = self._x()
+        z, mu, logvar = self._posterior_sample(x)
+        loss = per_seed(losses.vae_ae, x, self.nets.net_G(z), mu, logvar, beta=self.config.beta)
+        return self._update("AE", loss, "ae")
+
+    def vaegan_step(self) -> dict[str, torch.Tensor]:
+        """Larsen et al.'s Algorithm 1: from one batch, E, G and D each step on their own loss."""
+        n = self.nets
+        x = self._x()
+        z_enc, mu, logvar = self._posterior_sample(x)
+        x_rec, x_p = on_each(n.net_G, z_enc, self._z())
+        f_real, f_rec = on_each(n.net_D.body, x, x_rec)
+        logit_rec, logit_p = on_each(n.net_D, x_rec, x_p)
+        out = {"enc": self._update("E", per_seed(losses.vaegan_enc, mu, logvar, f_real, f_rec), "enc",
+                                   retain_graph=True),
+               "gen": self._update("G", per_seed(losses.vaegan_dec, f_real, f_rec, logit_rec, logit_p), "gen")}
+        logits = on_each(n.net_D, x, x_rec.detach(), x_p.detach())
+        out["dis"] = self._update("D", per_seed(losses.vaegan_dis, *logits), "dis")
+        return out
+
     def iteration(self) -> dict[str, torch.Tensor]:
-        """One iteration of Algorithm 1; returns the (S,) loss values of each term."""
-        out = {}
-        if self.nets.net_E is not None:
-            out["ae"] = self.ae_step()
-        d = [self.d_step() for _ in range(self.config.d_steps)]
-        out["dis"] = torch.stack([v[0] for v in d]).mean(0)
-        out["gp"] = torch.stack([v[1] for v in d]).mean(0)
-        out["gen"] = self.g_step()
+        """One iteration of Algorithm 1 (or of the baseline's own scheme); returns the (S,) loss values of each term."""
+        if self.config.method == "vae":
+            out = {"ae": self.vae_step()}
+        elif self.config.method == "vaegan":
+            out = self.vaegan_step()
+        else:
+            out = {"ae": self.ae_step()} if self.config.method in ("gngan", "distgan") else {}
+            d = [self.d_step() for _ in range(self.config.d_steps)]
+            out["dis"] = torch.stack([v[0] for v in d]).mean(0)
+            out["gp"] = torch.stack([v[1] for v in d]).mean(0)
+            out["gen"] = self.g_step()
         self.step += 1
         return out
