@@ -169,7 +169,7 @@ GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.205, "distga
 # Rough: 60 iterations of an 8-seed group, 1 thread, while two other trainings kept both cores busy (GAN
 # measured 0.0057 in the same conditions). MMD-rep's kernels on 64 features cost O(n^2 * 64) per seed.
 GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.010, "vaegan": 0.012,
-                                     "mmdrep": 0.65, "bourgan": 0.020})
+                                     "mmdrep": 0.04, "bourgan": 0.020})
 
 
 def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,
