@@ -6,8 +6,11 @@ same update with the score distance only (lambda_m = 0), timed alternately in on
 """
 
 import argparse
+import json
 import statistics
+import subprocess
 import time
+from datetime import datetime, timezone
 
 import torch
 
@@ -21,6 +24,7 @@ def main() -> None:
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--out", default=None, help="write the measurement as JSON (e.g. results/benchmarks/gm_timing.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -50,6 +54,15 @@ def main() -> None:
     print(f"G update with GM: {a * 1e3:.0f} ms, without GM: {b * 1e3:.0f} ms, ratio {a / b:.2f} "
           f"(paper: 53 / 43 ms = 1.23 on a GTX 1080 Ti)")
     print("per-repeat ratios:", [round(x / y, 2) for x, y in zip(with_gm, without)])
+    if args.out:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        record = {"with_gm_ms": a * 1e3, "without_gm_ms": b * 1e3, "ratio": a / b,
+                  "per_repeat_ratios": [x / y for x, y in zip(with_gm, without)], "threads": args.threads,
+                  "width": args.width, "batch": args.batch, "loadavg": load, "device": "cpu",
+                  "torch_version": torch.__version__, "git_commit": commit,
+                  "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        with open(args.out, "w") as f:
+            json.dump(record, f, indent=1)
 
 
 if __name__ == "__main__":
