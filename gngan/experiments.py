@@ -172,6 +172,21 @@ GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.0
                                      "mmdrep": 0.04, "bourgan": 0.020})
 
 
+def split_by_cost(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None,
+                  train: bool, max_train_minutes: float, seconds_per_iteration: dict[str, float],
+                  root: Path | None = None) -> tuple[dict[str, list[RunConfig]], dict[str, float]]:
+    """(configs to run now, {method: estimated minutes} of missing runs left for the command line).
+    A method is run now if its results are stored, or if training is allowed and its missing seeds are
+    estimated to train within ``max_train_minutes`` (smoke always trains)."""
+    too_long = {}
+    for m, seeds in missing_runs(section, configs, budget, num_steps, root).items():
+        cfgs = [c for c in configs[m] if c.seed in seeds]
+        minutes = estimated_minutes(cfgs, seconds_per_iteration.get(m, 0.05))
+        if not train or (budget != "smoke" and minutes > max_train_minutes):
+            too_long[m] = minutes
+    return {m: c for m, c in configs.items() if m not in too_long}, too_long
+
+
 def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,
                 root: Path | None = None) -> dict[str, list[dict]]:
     """{method: last logged record per seed} for runs that have started but not finished (no result.json).

@@ -69,3 +69,15 @@ def test_bad_parameters_fail_with_one_line(kwargs, message):
 
 def test_good_parameters_pass(tmp_path):
     experiments.check_parameters("smoke", "cpu", seeds=[0, 2], num_steps=5, data_dir=tmp_path)
+
+
+def test_split_by_cost_trains_only_cheap_missing_runs(tmp_path):
+    configs = experiments.grid2d_configs("cpu", seeds=[0], methods=["gan", "gngan_gm"])
+    costs = {"gan": 1e-4, "gngan_gm": 1.0}
+    now, later = experiments.split_by_cost("02_2d", configs, "cpu", None, True, 5.0, costs, root=tmp_path)
+    assert list(now) == ["gan"] and list(later) == ["gngan_gm"] and later["gngan_gm"] > 5
+    now, later = experiments.split_by_cost("02_2d", configs, "cpu", None, False, 5.0, costs, root=tmp_path)
+    assert now == {} and set(later) == {"gan", "gngan_gm"}
+    smoke = experiments.grid2d_configs("smoke", methods=["gngan_gm"])
+    now, later = experiments.split_by_cost("02_2d", smoke, "smoke", None, True, 0.0, costs, root=tmp_path)
+    assert list(now) == ["gngan_gm"] and later == {}
