@@ -87,9 +87,8 @@ def check_parameters(budget: str, device: str, seeds=None, num_steps=None, data_
     try:
         check_budget(budget)
         check_positive("num_steps", num_steps)
-        if seeds is not None and (not isinstance(seeds, (list, tuple)) or not seeds
-                                  or any(not isinstance(s, int) or s < 0 for s in seeds)):
-            raise ValueError(f"seeds={seeds!r} must be None or a non-empty list of non-negative integers")
+        if seeds is not None:
+            check_seeds(seeds)
         resolve_device(device)
         if data_dir is not None and not Path(data_dir).is_dir():
             raise ValueError(f"data_dir={str(data_dir)!r} does not exist; point it at the folder that holds the "
@@ -110,18 +109,31 @@ def check_positive(name: str, value) -> None:
         raise ValueError(f"{name}={value!r} must be a positive integer or None (None = the budget's value)")
 
 
-def toy1d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None) -> dict[str, list[RunConfig]]:
-    """{method: [one config per seed]} for the 1D section at ``budget``; ``seeds``/``num_steps`` override it."""
+def check_seeds(seeds) -> None:
+    if not isinstance(seeds, (list, tuple)) or not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds={seeds!r} must be None or a non-empty list of non-negative integers")
+
+
+def _budget_spec(budgets: dict, budget: str, seeds: list[int] | None, num_steps: int | None) -> tuple[list[int], dict]:
+    """(seeds, config overrides) of ``budget`` in a section's budget table, with the caller's overrides;
+    a ``num_steps`` override evaluates 20 times over the run."""
     check_budget(budget)
     check_positive("num_steps", num_steps)
-    spec = dict(TOY1D_BUDGETS[budget])
+    spec = dict(budgets[budget])
     budget_seeds = spec.pop("seeds")
     seeds = budget_seeds if seeds is None else list(seeds)
-    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
-        raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative integers")
+    check_seeds(seeds)
     if num_steps is not None:
         spec["num_steps"] = num_steps
-        spec["eval_every"] = spec["checkpoint_every"] = max(1, num_steps // 20)
+        spec["eval_every"] = max(1, num_steps // 20)
+    return seeds, spec
+
+
+def toy1d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None) -> dict[str, list[RunConfig]]:
+    """{method: [one config per seed]} for the 1D section at ``budget``; ``seeds``/``num_steps`` override it."""
+    seeds, spec = _budget_spec(TOY1D_BUDGETS, budget, seeds, num_steps)
+    if num_steps is not None:
+        spec["checkpoint_every"] = spec["eval_every"]
     return {m: [base.replace(seed=s, **spec) for s in seeds] for m, base in TOY1D_METHODS.items()}
 
 
@@ -207,19 +219,11 @@ def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, 
 def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
                    methods: list[str] | None = None) -> dict[str, list[RunConfig]]:
     """{method: [one config per seed]} for the 2D section (Table 2) at ``budget``."""
-    check_budget(budget)
-    check_positive("num_steps", num_steps)
+    seeds, spec = _budget_spec(GRID2D_BUDGETS, budget, seeds, num_steps)
     unknown = sorted(set(methods or []) - set(GRID2D_METHODS))
     if unknown:
         raise ValueError(f"unknown 2D methods {unknown}; use some of {sorted(GRID2D_METHODS)}")
-    spec = dict(GRID2D_BUDGETS[budget])
-    budget_seeds = spec.pop("seeds")
-    seeds = budget_seeds if seeds is None else list(seeds)
-    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
-        raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative integers")
     if num_steps is not None:
-        spec["num_steps"] = num_steps
-        spec["eval_every"] = max(1, num_steps // 20)
         spec["checkpoint_every"] = spec["eval_every"] * 5 if num_steps >= 100 else spec["eval_every"]
     chosen = methods or list(GRID2D_METHODS)
     return {m: [GRID2D_METHODS[m].replace(seed=s, **spec) for s in seeds] for m in chosen}

@@ -82,11 +82,6 @@ def toy1d_verdict(summary: list[dict], budget: str) -> str:
             f"{gn['registered_mean_std']} vs {dist['registered_mean_std']}).")
 
 
-def _pm(values, digits: int = 2) -> str:
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
-
-
 TABLE2_KEYS = (("covered_modes", "registered modes"), ("registered_points", "registered points"),
                ("tv_true", "TV (True)"), ("tv_differential", "TV (Differential)"))
 
@@ -98,7 +93,7 @@ def table2_rows(results: dict[str, list[dict]], labels: dict[str, str], paper: d
     for m, runs in results.items():
         row = [labels.get(m, m), len(runs)]
         for key, _ in TABLE2_KEYS:
-            ours = _pm([r["final"][key] for r in runs], 2)
+            ours = mean_std([r["final"][key] for r in runs])
             p = paper.get(m, {}).get(paper_keys.get(key, key))
             row.append(f"{ours} \\| {p[0]:.2f} ± {p[1]:.2f}" if p else f"{ours} \\| —")
         rows.append(row)
