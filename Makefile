@@ -14,7 +14,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: venv book test clean
+.PHONY: venv book test browser-test clean
 
 venv: $(VENV)/.installed
 
@@ -27,9 +27,22 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3
 	touch $@
 
+# MathJax served with the book, so equations render offline: the npm registry's tarball, checked by its
+# sha256 (the value the registry's sha512 integrity agrees with), unpacked into book/_vendor (git-ignored; published as _static/mathjax).
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX := book/_vendor/mathjax/tex-mml-chtml.js
+
+$(MATHJAX):
+	rm -rf book/_vendor/mathjax .mathjax-tmp && mkdir -p .mathjax-tmp book/_vendor
+	cd .mathjax-tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA256)  .mathjax-tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet
+	tar -xzf .mathjax-tmp/mathjax-$(MATHJAX_VERSION).tgz -C .mathjax-tmp
+	mv .mathjax-tmp/package/es5 book/_vendor/mathjax && rm -rf .mathjax-tmp
+
 # Execute each notebook with papermill into book/chapters/ (the kernel runs in notebooks/), then
 # build the book from the executed copies (the book itself never executes anything).
-book: venv
+book: venv $(MATHJAX)
 	rm -rf book/chapters book/_build
 	mkdir -p book/chapters
 	set -e; for nb in $(NOTEBOOKS); do \
@@ -44,7 +57,13 @@ test: venv
 	$(BIN)/pytest -q
 	rm -rf results/smoke
 	$(MAKE) book BUDGET=smoke
+	$(MAKE) browser-test
+
+# Opens every page of the built book in headless Chromium (Debian's `chromium`; screenshots in
+# book/_build/screenshots/).
+browser-test: venv
+	$(BIN)/pytest -q -m browser tests/test_book_browser.py
 
 clean:
-	rm -rf book/_build book/chapters results/smoke .pytest_cache
+	rm -rf book/_build book/chapters book/_vendor/mathjax results/smoke .pytest_cache
 	@echo "Kept $(VENV)/ and data/ (caches); remove them by hand for a full reset."

@@ -1,0 +1,132 @@
+"""The built book as a reader meets it: every page of the table of contents opened in headless Chromium.
+
+Needs a built book (``make book`` or ``make test``) and Chromium (Debian's ``chromium`` package, or the
+browser named by ``GNGAN_CHROMIUM``). Run with ``make browser-test`` (``pytest -m browser``); the
+default ``pytest`` run skips these tests. Screenshots are written to ``book/_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+HTML = BOOK / "_build" / "html"
+SCREENSHOTS = BOOK / "_build" / "screenshots"
+
+
+def toc_pages() -> list[str]:
+    """The document names of ``book/_toc.yml``, root first (e.g. ``"chapters/01_1d"``)."""
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    walk(toc.get("chapters", []))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return pages
+
+
+def image_outputs(page: str) -> int:
+    """How many image outputs the executed notebook behind ``page`` holds (0 for Markdown pages)."""
+    nb = BOOK / f"{page}.ipynb"
+    if not nb.exists():
+        return 0
+    cells = json.loads(nb.read_text())["cells"]
+    return sum(any(k.startswith("image/") for k in out.get("data", {}))
+               for cell in cells for out in cell.get("outputs", []))
+
+
+def chromium_path() -> str:
+    path = os.environ.get("GNGAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("no Chromium found: install Debian's `chromium` package (apt-get install chromium) "
+                    "or set GNGAN_CHROMIUM to a Chromium binary", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"no built book at {HTML}: run `make book` (or `make test`) first", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+# MathJax typesets asynchronously after load; this resolves once every formula on the page is done.
+# Sphinx loads MathJax only on pages with formulas.
+WAIT_FOR_MATHJAX = """async () => {
+  if (document.querySelectorAll('.math').length === 0) return true;
+  const t0 = Date.now();
+  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+    if (Date.now() - t0 > 20000) return false;
+    await new Promise(r => setTimeout(r, 50));
+  }
+  await MathJax.startup.promise;
+  return true;
+}"""
+
+PAGE_FACTS = """() => ({
+  images: Array.from(document.images).map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0})),
+  math: document.querySelectorAll('.math').length,
+  rendered: document.querySelectorAll('mjx-container').length,
+  raw_tex: Array.from(document.querySelectorAll('.math')).filter(e => !e.querySelector('mjx-container')
+             && !e.closest('mjx-container')).map(e => e.textContent.slice(0, 60)),
+  errors: document.querySelectorAll('mjx-merror').length,
+  title: document.title,
+})"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_renders(browser, page):
+    path = HTML / f"{page}.html"
+    assert path.exists(), f"{page} is in book/_toc.yml but {path} was not built"
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside, failed, js_errors = [], [], []
+    tab.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
+    tab.on("requestfailed", lambda r: failed.append(r.url))
+    tab.on("pageerror", lambda e: js_errors.append(str(e)))
+    tab.goto(path.as_uri(), wait_until="load")
+    mathjax_ready = tab.evaluate(WAIT_FOR_MATHJAX)
+    facts = tab.evaluate(PAGE_FACTS)
+    tab.screenshot(path=str(SCREENSHOTS / f"{page.replace('/', '__')}.png"), full_page=True)
+    tab.close()
+
+    assert not outside, f"{page} requests outside the book (it must work offline): {outside[:3]}"
+    assert not failed, f"{page}: requests failed: {failed[:3]}"
+    assert not js_errors, f"{page}: JavaScript errors: {js_errors[:3]}"
+    assert mathjax_ready, f"{page}: has formulas but MathJax did not start within 20 s"
+    broken = [i["src"] for i in facts["images"] if not i["ok"]]
+    assert not broken, f"{page}: broken images {broken[:3]}"
+    expected = image_outputs(page)
+    assert len(facts["images"]) >= expected, (
+        f"{page}: {len(facts['images'])} images on the page, {expected} image outputs in the notebook")
+    assert not facts["raw_tex"], f"{page}: formulas left as raw TeX: {facts['raw_tex'][:3]}"
+    assert facts["rendered"] >= facts["math"], f"{page}: {facts['math']} formulas, {facts['rendered']} rendered"
+    assert facts["errors"] == 0, f"{page}: {facts['errors']} MathJax errors"
+
+
+def test_book_has_formulas_and_figures(browser):
+    """The checks above must be able to fail: the book does contain formulas and figures to check."""
+    pages = toc_pages()
+    assert any(image_outputs(p) for p in pages), "no executed notebook with figures behind the book"
+    text = (HTML / "reading-the-paper.html").read_text()
+    assert 'class="math' in text, "reading-the-paper.html has no formulas: the MathJax check would be vacuous"
