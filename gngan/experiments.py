@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
-from gngan.trainer import load_result, run_group
+from gngan.trainer import ConfigMismatchError, load_result, run_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -227,3 +227,29 @@ def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int |
         spec["checkpoint_every"] = spec["eval_every"] * 5 if num_steps >= 100 else spec["eval_every"]
     chosen = methods or list(GRID2D_METHODS)
     return {m: [GRID2D_METHODS[m].replace(seed=s, **spec) for s in seeds] for m in chosen}
+
+
+def results_location(section: str, budget: str) -> str:
+    """Where a section's runs at ``budget`` land, relative to the repository."""
+    return str(run_dir(section, budget, "<method>", 0, root=Path("results")).parent.parent) + "/"
+
+
+def stored_results(section: str, configs: dict[str, list[RunConfig]], budget: str,
+                   root: Path | None = None) -> dict[str, list[dict]]:
+    """The finished runs of ``configs`` at ``budget`` (never trains): {method: results}, only methods
+    with at least one finished seed."""
+    out = {}
+    for method, cfgs in configs.items():
+        found = []
+        for c in cfgs:
+            where = run_dir(section, budget, method, c.seed, root=root)
+            result = load_result(where)
+            if result is not None:
+                stored = RunConfig.from_dict(result["manifest"]["config"])
+                if stored != c:
+                    raise ConfigMismatchError(f"{where} holds a run with a different config "
+                                              f"({stored.diff(c)}); delete it or rerun that section")
+                found.append(result)
+        if found:
+            out[method] = found
+    return out

@@ -136,3 +136,63 @@ def spread_comparison(results: dict[str, list[dict]], labels: dict[str, str], re
         rows.append([labels.get(m, m), f"{diff:+.2f}", f"{spread:.2f}",
                      "yes" if abs(diff) > spread else "no", f"{p:.3f}"])
     return rows
+
+
+def measured_seconds_per_iteration(results: dict[str, list[dict]]) -> dict[str, float]:
+    """{method: wall seconds per iteration of its group of seeds trained together}, from stored manifests
+    (the slowest group when a method was trained in several)."""
+    out = {}
+    for m, runs in results.items():
+        per_it = [r["manifest"]["wall_time_s"] / r["manifest"]["num_steps"] for r in runs
+                  if r["manifest"].get("num_steps")]
+        if per_it:
+            out[m] = max(per_it)
+    return out
+
+
+def two_process_hours(hours: list[float]) -> float:
+    """Wall hours of running jobs of ``hours`` on two one-thread processes, longest first, each job
+    going to the process that frees up first."""
+    ends = [0.0, 0.0]
+    for h in sorted(hours, reverse=True):
+        ends[ends.index(min(ends))] += h
+    return max(ends)
+
+
+def _hours(h: float) -> str:
+    if h < 1 / 60:
+        return f"{h * 3600:.0f} s"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
+
+
+def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float]) -> list[list]:
+    """One row per budget: the command, the runs, and wall-time estimates from measured per-iteration costs.
+
+    ``plans`` is {budget: {"command": str, "configs": {method: [RunConfig per seed]}, "where": str}}. All
+    seeds of a method train as one group (stacked), so a method costs num_steps x its group's seconds
+    per iteration; a method without a measured cost is reported as such, never guessed."""
+    rows = []
+    for budget, plan in plans.items():
+        configs = plan["configs"]
+        hours, unknown = [], []
+        for m, cfgs in configs.items():
+            if m in seconds_per_iteration:
+                hours.append(cfgs[0].num_steps * seconds_per_iteration[m] / 3600)
+            else:
+                unknown.append(m)
+        seeds = sorted({len(c) for c in configs.values()})
+        steps = sorted({c[0].num_steps for c in configs.values()})
+        estimate = (f"{_hours(sum(hours))} on one core; {_hours(two_process_hours(hours))} as two processes"
+                    if hours else "not measured")
+        if unknown and hours:
+            estimate += f" (plus {', '.join(unknown)}: not measured)"
+        rows.append([budget, f"`{plan['command']}`",
+                     f"{len(configs)} methods × {'/'.join(map(str, seeds))} seeds",
+                     "/".join(f"{s:,}" for s in steps), estimate, f"`{plan['where']}`"])
+    return rows
+
+
+def rerun_table(plans: dict[str, dict], seconds_per_iteration: dict[str, float]) -> str:
+    return markdown_table(["budget", "command", "runs", "iterations per run",
+                           "estimated wall time, 2 CPU cores (from measured cost)", "results"],
+                          rerun_rows(plans, seconds_per_iteration))

@@ -81,3 +81,14 @@ def test_split_by_cost_trains_only_cheap_missing_runs(tmp_path):
     smoke = experiments.grid2d_configs("smoke", methods=["gngan_gm"])
     now, later = experiments.split_by_cost("02_2d", smoke, "smoke", None, True, 0.0, costs, root=tmp_path)
     assert list(now) == ["gngan_gm"] and later == {}
+
+
+def test_stored_results_reads_finished_runs_only_and_refuses_other_configs(tmp_path):
+    configs = toy1d_configs("smoke", seeds=[0, 1])
+    assert experiments.stored_results("01_1d", configs, "smoke", root=tmp_path) == {}
+    run_section("01_1d", {"gngan_gm": configs["gngan_gm"][:1]}, "smoke", root=tmp_path, progress=False)
+    found = experiments.stored_results("01_1d", configs, "smoke", root=tmp_path)
+    assert list(found) == ["gngan_gm"] and [r["manifest"]["seed"] for r in found["gngan_gm"]] == [0]
+    other = {"gngan_gm": [c.replace(lr=0.5) for c in configs["gngan_gm"]]}
+    with pytest.raises(ValueError, match="different config"):
+        experiments.stored_results("01_1d", other, "smoke", root=tmp_path)

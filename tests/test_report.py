@@ -59,3 +59,29 @@ def test_spread_comparison():
     rows = {r[0]: r for r in report.spread_comparison(results, {}, "ref")}
     assert rows["x"][1] == "+13.00" and rows["x"][3] == "yes" and float(rows["x"][4]) < 0.01
     assert rows["y"][1] == "+0.00" and rows["y"][3] == "no"
+
+
+def test_measured_seconds_per_iteration_takes_the_slowest_group():
+    a, b = _result(0, [0]), _result(1, [1])
+    b["manifest"]["wall_time_s"] = 30.0
+    assert report.measured_seconds_per_iteration({"m": [a, b]}) == {"m": 3.0}
+
+
+def test_two_process_hours_balances_longest_first():
+    assert report.two_process_hours([3.0, 2.0, 2.0]) == 4.0
+    assert report.two_process_hours([5.0]) == 5.0
+    assert report.two_process_hours([]) == 0.0
+
+
+def test_rerun_rows_estimate_from_measured_cost_and_name_what_is_unmeasured():
+    from gngan.config import RunConfig
+
+    cfgs = {"a": [RunConfig(num_steps=3600, seed=s) for s in range(4)],
+            "b": [RunConfig(num_steps=3600, seed=s) for s in range(4)],
+            "c": [RunConfig(num_steps=3600, seed=s) for s in range(4)]}
+    plans = {"cpu": {"command": "python -m gngan section x", "configs": cfgs, "where": "results/x/cpu/"}}
+    (row,) = report.rerun_rows(plans, {"a": 2.0, "b": 1.0})
+    assert row[2] == "3 methods × 4 seeds" and row[3] == "3,600"
+    assert row[4] == "3.0 h on one core; 2.0 h as two processes (plus c: not measured)"
+    (row,) = report.rerun_rows(plans, {})
+    assert row[4] == "not measured"
