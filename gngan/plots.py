@@ -79,20 +79,31 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
     return fig
 
 
-def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str], key: str, ylabel: str):
-    """Mean +- std band over seeds of ``key`` against steps, thin lines per seed."""
-    fig, ax = plt.subplots(figsize=(5.5, 3))
-    for m, runs in results.items():
+def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str], key: str, ylabel: str,
+                         paper_final: dict[str, tuple[float, float]] | None = None):
+    """Mean +- std band over seeds of ``key`` against steps, thin lines per seed; with ``paper_final``
+    ({method: (mean, std)}), the paper's final value as a diamond with its std bar just right of our last
+    iteration, in the method's colour, on the same axis."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    last = max(r["history"][-1]["step"] for runs in results.values() for r in runs) if results else 0
+    # ten colours are not enough for the 2D chapter's eleven methods
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"] + ["black", "gold", "navy"]
+    for i, (m, runs) in enumerate(results.items()):
         steps = np.array([rec["step"] for rec in runs[0]["history"]])
         vals = np.array([[rec[key] for rec in r["history"]] for r in runs], dtype=float)
-        (line,) = ax.plot(steps, vals.mean(0), label=labels[m])
+        (line,) = ax.plot(steps, vals.mean(0), label=labels[m], color=colors[i % len(colors)])
         ax.fill_between(steps, vals.mean(0) - vals.std(0), vals.mean(0) + vals.std(0), alpha=0.2,
                         color=line.get_color())
         for v in vals:
             ax.plot(steps, v, color=line.get_color(), lw=0.4, alpha=0.4)
+        if paper_final and m in paper_final:
+            mean, std = paper_final[m]
+            ax.errorbar([last * 1.04], [mean], yerr=[std], fmt="D", ms=4, capsize=2, color=line.get_color())
+    if paper_final and any(m in paper_final for m in results):
+        ax.errorbar([], [], yerr=[], fmt="D", ms=4, color="gray", label="paper, final (± std)")
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,29 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+
+from gngan import plots  # noqa: E402
+
+
+def _runs(values_per_seed):
+    return [{"history": [{"step": 10 * (i + 1), "m": v} for i, v in enumerate(vals)]} for vals in values_per_seed]
+
+
+def test_metric_over_training_draws_mean_band_and_the_papers_final_value_on_the_same_axis():
+    results = {"a": _runs([[1, 2, 3], [3, 4, 5]]), "b": _runs([[0, 0, 1], [0, 0, 1]])}
+    fig = plots.metric_over_training(results, {"a": "A", "b": "B"}, "m", "metric", paper_final={"a": (7.0, 0.5)})
+    ax = fig.axes[0]
+    means = {line.get_label(): line.get_ydata() for line in ax.lines if line.get_label() in ("A", "B")}
+    np.testing.assert_allclose(means["A"], [2, 3, 4])
+    # the paper's value: one diamond at (just after our last step, 7.0) in A's colour, no diamond for B
+    diamonds = [line for line in ax.lines if line.get_marker() == "D" and len(line.get_xdata())]
+    assert len(diamonds) == 1
+    assert diamonds[0].get_xdata()[0] > 30 and diamonds[0].get_ydata()[0] == 7.0
+    assert diamonds[0].get_color() == [line for line in ax.lines if line.get_label() == "A"][0].get_color()
+    assert "paper, final (± std)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_metric_over_training_without_paper_values_has_no_paper_legend():
+    fig = plots.metric_over_training({"a": _runs([[1, 2]])}, {"a": "A"}, "m", "metric")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["A"]
