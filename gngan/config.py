@@ -7,7 +7,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan")
+METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan", "sngan", "gangp")
+# image runs (arch "cnn"/"resnet") support these; the other baselines exist for the 2D section only
+IMAGE_METHODS = ("gngan", "distgan", "gan", "wgangp", "sngan", "gangp")
+IMAGE_DATA = ("cifar10", "stl10")
+ARCHS = ("mlp", "cnn", "resnet")
+# "own": the method's own generator objective; "gm": replaced by GN-GAN's Eq. 13 (GAN+GM of Fig. 7)
+GEN_LOSSES = ("own", "gm")
 # methods whose objective has a KL term against N(0, I), so they train and generate with that prior
 NORMAL_PRIOR_METHODS = ("vae", "vaegan")
 DIS_LOSSES = ("log", "hinge")
@@ -23,7 +29,10 @@ class RunConfig:
     GN-GAN's variants are switched by weights: ``lambda_r > 0`` adds neighbors embedding
     (+NE), ``lambda_m1``/``lambda_m2 > 0`` add gradient matching (+GM). For Dist-GAN,
     ``lambda_r`` weighs its latent-data distance constraint. ``beta`` weighs the VAE's KL term
-    (beta-VAE when != 1).
+    (beta-VAE when != 1). For the standard GAN (Fig. 7), ``lambda_r > 0`` adds neighbors embedding
+    between z and net_G(z) to the generator loss and ``gen_loss="gm"`` replaces its objective by
+    Eq. 13 (GAN+GM). Image runs set ``arch`` ("cnn"/"resnet"), ``image_size``, ``width`` (channel
+    multiplier, 1 = paper), ``spectral_norm`` (of net_D) and the FID sample counts.
     """
 
     method: str = "gngan"
@@ -58,16 +67,24 @@ class RunConfig:
     eval_samples: int = 2000
     checkpoint_every: int = 1000
     beta: float = 1.0
+    arch: str = "mlp"
+    image_size: int = 32
+    width: float = 1.0
+    spectral_norm: bool = False
+    gen_loss: str = "own"
+    fid_real: int = 10_000
+    fid_fake: int = 5_000
 
     def __post_init__(self):
         from gngan.losses import NE_BANDWIDTHS
 
-        choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS}
+        choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
+                   "arch": ARCHS, "gen_loss": GEN_LOSSES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}={getattr(self, name)!r} is not one of {allowed}")
         for name in ("num_steps", "batch_size", "z_dim", "hidden_width", "d_steps", "eval_every",
-                     "eval_samples", "checkpoint_every", "lr_decay_every"):
+                     "eval_samples", "checkpoint_every", "lr_decay_every", "fid_real", "fid_fake"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name}={getattr(self, name)} must be a positive integer")
         if self.checkpoint_every % self.eval_every:
@@ -79,6 +96,19 @@ class RunConfig:
         if (self.method == "bourgan") != (self.prior == "bourgain"):
             raise ValueError(f"config method={self.method!r} with prior={self.prior!r}: BourGAN, and only BourGAN, "
                              f"uses the Bourgain mixture prior (prior='bourgain')")
+        if (self.arch != "mlp") != (self.data in IMAGE_DATA):
+            raise ValueError(f"config arch={self.arch!r} with data={self.data!r}: image data ({', '.join(IMAGE_DATA)}) "
+                             f"needs arch 'cnn' or 'resnet', the toy data arch 'mlp'")
+        if self.arch != "mlp" and self.method not in IMAGE_METHODS:
+            raise ValueError(f"config method={self.method!r} is implemented for the 2D section only; image runs "
+                             f"support {IMAGE_METHODS}")
+        if self.width <= 0:
+            raise ValueError(f"config width={self.width} must be > 0 (1.0 = the paper's channel counts)")
+        if self.gen_loss == "gm" and self.method != "gan":
+            raise ValueError(f"config gen_loss='gm' replaces the generator objective of the standard GAN only "
+                             f"(Fig. 7); GN-GAN always uses Eq. 13, got method={self.method!r}")
+        if self.spectral_norm and self.arch == "mlp":
+            raise ValueError("config spectral_norm=True is implemented for the image discriminators only")
         if self.method in NORMAL_PRIOR_METHODS and self.prior != "normal":
             raise ValueError(f"config method={self.method!r} needs prior='normal' (its KL term is against N(0, I)); "
                              f"got prior={self.prior!r}")

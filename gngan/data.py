@@ -147,7 +147,50 @@ class Grid2D:
         return EpochSampler(self.points(), generator)
 
 
-DATASETS = {"gauss1d": gauss1d, "grid2d": Grid2D}
+class ImageSampler(EpochSampler):
+    """Minibatches of uint8 images without replacement, reshuffled every epoch, as float32 in [-1, 1]."""
+
+    def __call__(self, n: int) -> torch.Tensor:
+        from gngan.images import to_model_range
+
+        return to_model_range(super().__call__(n))
+
+
+class ImageData:
+    """An image training set for the trainer: uint8 images (N, 3, H, W), drawn in [-1, 1]."""
+
+    def __init__(self, name: str, images: torch.Tensor):
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"{name}: expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+        self.name, self.images = name, images
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    @property
+    def x_dim(self) -> int:
+        return self.images[0].numel()
+
+    def sampler(self, generator: torch.Generator) -> ImageSampler:
+        return ImageSampler(self.images, generator)
+
+
+def cifar10_train() -> ImageData:
+    """CIFAR-10's 50,000 training images (torchvision's files when present, else the offline JPEG mirror)."""
+    from gngan.images import cifar10
+
+    return ImageData("cifar10", cifar10(split="train")[0])
+
+
+def stl10_train() -> ImageData:
+    """STL-10's 100,000 unlabeled images at 48x48."""
+    from gngan.images import stl10_unlabeled
+
+    return ImageData("stl10", stl10_unlabeled(size=48))
+
+
+DATASETS = {"gauss1d": gauss1d, "grid2d": Grid2D, "cifar10": cifar10_train, "stl10": stl10_train}
 
 
 def make_dataset(name: str):

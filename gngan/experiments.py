@@ -73,6 +73,73 @@ GRID2D_BUDGETS = {
 }
 
 
+# The image sections (CIFAR-10 standard CNN of Miyato et al. 2018): z in U[-1, 1]^128, batch 64, Adam lr 2e-4
+# betas (0.5, 0.9), one AE, one D and one G step per iteration (the Dist-GAN code), lambda_p = lambda_r =
+# lambda_m1 = lambda_m2 = 1, alpha = 0.05; FID of 5K generated against 10K real training images.
+IMAGE_BASE = RunConfig(
+    method="gngan", data="cifar10", arch="cnn", image_size=32, z_dim=128, prior="uniform", batch_size=64,
+    lr=2e-4, beta1=0.5, beta2=0.9, d_steps=1, alpha=0.05, lambda_p=1.0, lambda_r=1.0, lambda_m1=1.0,
+    lambda_m2=1.0, num_steps=350_000, eval_every=10_000, checkpoint_every=10_000, fid_real=10_000, fid_fake=5_000,
+)
+_NO_GM = {"lambda_m1": 0.0, "lambda_m2": 0.0}
+IMAGE_SECTIONS = {
+    # Fig. 5: the ablation with the log loss (Eq. 7), against Dist-GAN
+    "03_ablation": {
+        "distgan": IMAGE_BASE.replace(method="distgan", **_NO_GM),
+        "gngan_orig": IMAGE_BASE.replace(lambda_r=0.0, **_NO_GM),
+        "gngan_ne": IMAGE_BASE.replace(**_NO_GM),
+        "gngan_gm": IMAGE_BASE.replace(lambda_r=0.0),
+        "gngan_ne_gm": IMAGE_BASE,
+    },
+    # Table 3, CIFAR-10 CNN column: hinge loss (Eq. 8) for GN-GAN and Dist-GAN, 200K iterations; the
+    # baselines with their own papers' losses, WGAN-GP's and GAN-GP's penalty weight 10 and 5 D steps.
+    "04_table3": {
+        "gngan_hinge": IMAGE_BASE.replace(dis_loss="hinge", num_steps=200_000),
+        "distgan_hinge": IMAGE_BASE.replace(method="distgan", dis_loss="hinge", num_steps=200_000, **_NO_GM),
+        "sngan": IMAGE_BASE.replace(method="sngan", spectral_norm=True, lambda_p=0.0, lambda_r=0.0,
+                                    num_steps=200_000, **_NO_GM),
+        "wgangp": IMAGE_BASE.replace(method="wgangp", lambda_p=10.0, d_steps=5, lambda_r=0.0, num_steps=200_000,
+                                     **_NO_GM),
+        "gangp": IMAGE_BASE.replace(method="gangp", lambda_p=10.0, d_steps=5, lambda_r=0.0, num_steps=200_000,
+                                    **_NO_GM),
+    },
+    # Fig. 7: the standard GAN with NE and/or GM in its generator objective (log loss, as the ablation)
+    "05_gan_ne_gm": {
+        "gan": IMAGE_BASE.replace(method="gan", lambda_p=0.0, lambda_r=0.0, **_NO_GM),
+        "gan_ne": IMAGE_BASE.replace(method="gan", lambda_p=0.0, **_NO_GM),
+        "gan_gm": IMAGE_BASE.replace(method="gan", lambda_p=0.0, lambda_r=0.0, gen_loss="gm"),
+        "gan_ne_gm": IMAGE_BASE.replace(method="gan", lambda_p=0.0, gen_loss="gm"),
+    },
+}
+METHOD_LABELS.update({"gngan_orig": "GN-GAN (original)", "gngan_ne": "GN-GAN (+NE)",
+                      "gngan_hinge": "GN-GAN (+NE+GM, hinge)", "distgan_hinge": "Dist-GAN (hinge)", "sngan": "SN-GAN",
+                      "gangp": "GAN-GP", "gan_ne": "GAN+NE", "gan_gm": "GAN+GM", "gan_ne_gm": "GAN+NE+GM"})
+# The GN-GAN +GM and +NE+GM keys of the image sections name the same variants as in 2D.
+IMAGE_BUDGETS = {
+    "smoke": {"seeds": [0], "num_steps": 4, "eval_every": 2, "checkpoint_every": 2, "width": 0.125,
+              "batch_size": 16, "fid_real": 64, "fid_fake": 64},
+    "cpu": {"seeds": [0], "num_steps": 2_000, "eval_every": 500, "checkpoint_every": 100, "fid_real": 10_000,
+            "fid_fake": 5_000},
+    "paper": {"seeds": [0]},
+}
+
+
+def image_configs(section: str, budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
+                  methods: list[str] | None = None) -> dict[str, list[RunConfig]]:
+    """{method: [one config per seed]} for an image section (03_ablation, 04_table3, 05_gan_ne_gm)."""
+    if section not in IMAGE_SECTIONS:
+        raise ValueError(f"unknown image section {section!r}; use one of {sorted(IMAGE_SECTIONS)}")
+    table = IMAGE_SECTIONS[section]
+    unknown = sorted(set(methods or []) - set(table))
+    if unknown:
+        raise ValueError(f"unknown {section} methods {unknown}; use some of {sorted(table)}")
+    seeds, spec = _budget_spec(IMAGE_BUDGETS, budget, seeds, num_steps)
+    if num_steps is not None:
+        spec["checkpoint_every"] = spec["eval_every"]
+    # the smoke and cpu budgets give every run the same iterations; paper keeps 350K (log) / 200K (hinge)
+    return {m: [table[m].replace(seed=s, **spec) for s in seeds] for m in methods or list(table)}
+
+
 class ParameterError(ValueError):
     """A notebook or CLI parameter is wrong; shown as one line (also in Jupyter, via _render_traceback_)."""
 

@@ -588,3 +588,16 @@ def mmd_rep_dis(f_real: Tensor, f_fake: Tensor, sigmas: tuple[float, ...] = MMD_
     k_xx = sum(torch.exp(-sq_xx / (2.0 * s * s)) for s in sigmas)
     k_yy = sum(torch.exp(-sq_yy / (2.0 * s * s)) for s in sigmas)
     return _mean_off_diagonal(k_xx) - _mean_off_diagonal(k_yy)
+
+
+# --------------------------------------------------------------------------------------------------
+# image baselines (Table 3)
+
+
+def hinge_dis(logit_real: Tensor, logit_fake: Tensor) -> Tensor:
+    """SN-GAN's hinge net_D loss (Miyato et al. 2018, Eq. 16 of Lim & Ye's geometric GAN):
+    E relu(1 - D(x)) + E relu(1 + D(G(z))) on the raw outputs D (logits), shapes (n,) or (n, 1).
+    Its generator loss is -E D(G(z)), which is :func:`wgan_gen`."""
+    l_real = _per_sample(logit_real, "logit_real")
+    l_fake = _per_sample(logit_fake, "logit_fake")
+    return F.relu(1 - l_real).mean() + F.relu(1 + l_fake).mean()

@@ -205,4 +205,69 @@ def gradient_field(score_fn, lo, hi, num: int = 21, num_seeds: int | None = None
     return points.detach(), grads.detach()
 
 
-EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d}
+# --------------------------------------------------------------------------------------------------
+# images: FID (10K real training images, 5K generated, as the paper)
+
+FID_REFERENCE_SEED = 0
+FINAL_GRID_IMAGES = 64
+
+
+def fid_reference_images(dataset, n: int) -> torch.Tensor:
+    """The ``n`` real training images FID compares against: a fixed random subset (the same for every
+    run and method), uint8 (n, 3, H, W)."""
+    if n > len(dataset.images):
+        raise ValueError(f"fid_real={n} exceeds the {len(dataset.images)} training images of {dataset.name}")
+    idx = torch.randperm(len(dataset.images), generator=torch.Generator().manual_seed(FID_REFERENCE_SEED))[:n]
+    return dataset.images[idx.sort().values]
+
+
+def fid_reference(dataset, n: int):
+    """Cached Inception statistics of :func:`fid_reference_images` (``data/fid_stats_<name>-train-<n>.npz``,
+    recomputed when the images differ, e.g. the JPEG mirror vs torchvision's exact files)."""
+    from gngan import fid
+
+    return fid.reference_stats(f"{dataset.name}-train-{n}", fid_reference_images(dataset, n), batch_size=100)
+
+
+def generate_images(net_G, config, seed: int, n: int, device, batch_size: int = 250) -> torch.Tensor:
+    """``n`` uint8 images from fixed latent codes of (seed) alone, the same at every evaluation."""
+    from gngan.images import from_model_range
+
+    z = sample_latents(config, n, seed, torch.Generator().manual_seed(1_000_003 * seed + 7))
+    out = []
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            out.append(from_model_range(net_G(z[i:i + batch_size].to(device)).cpu()))
+    return torch.cat(out)
+
+
+def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) -> list[dict]:
+    """FID of ``config.fid_fake`` generated images against ``config.fid_real`` real training images
+    (pytorch-fid's Inception and Frechet distance); at the last step also a PNG grid of 64 samples."""
+    import base64
+    import io
+    import time
+
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    from gngan import fid
+
+    (seed,) = seeds
+    start = time.perf_counter()
+    ref = fid_reference(dataset, config.fid_real)
+    fake = generate_images(nets.net_G, config, seed, config.fid_fake, device)
+    # "eigh": pytorch-fid's Frechet distance to ~1e-7 relative (tests/test_fid.py), 10x faster than sqrtm
+    value = fid.fid_from_features(fid.FIDStats.from_features(fid.inception_features(fake, batch_size=100)), ref,
+                                  method="eigh")
+    rec = {"fid": round(value, 4), "eval_seconds": round(time.perf_counter() - start, 1)}
+    if step == config.num_steps:
+        grid = make_grid(fake[:FINAL_GRID_IMAGES], nrow=8, padding=1, pad_value=255)
+        buf = io.BytesIO()
+        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(buf, format="PNG")
+        rec["samples_png"] = base64.b64encode(buf.getvalue()).decode("ascii")
+    return [rec]
+
+
+EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d, "cifar10": evaluate_images,
+              "stl10": evaluate_images}

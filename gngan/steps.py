@@ -24,7 +24,10 @@ from gngan.data import sample_prior
 from gngan.nets import MLPDiscriminator, MLPEncoder, MLPGenerator, init_seeds
 
 USES_ENCODER = {"gngan": True, "distgan": True, "gan": False, "wgangp": False,
-                "vae": True, "ali": True, "vaegan": True, "mmdrep": False, "bourgan": False}
+                "vae": True, "ali": True, "vaegan": True, "mmdrep": False, "bourgan": False,
+                "sngan": False, "gangp": False}
+# net_D objectives without a gradient penalty (SN-GAN's Lipschitz control is spectral norm instead)
+NO_PENALTY = ("gan", "bourgan", "sngan")
 # encoders that output a Gaussian posterior, (mu, logvar), hence 2 * z_dim numbers
 VARIATIONAL = ("vae", "vaegan")
 
@@ -46,6 +49,8 @@ class Nets:
 def build_nets(config: RunConfig, x_dim: int, seeds: list[int] | None = None) -> Nets:
     """Networks for ``seeds`` (default ``[config.seed]``), each seed slot initialised from its seed."""
     seeds = [config.seed] if seeds is None else list(seeds)
+    if config.arch != "mlp":
+        return _build_image_nets(config, seeds)
     w, s, m = config.hidden_width, len(seeds), config.method
     d_in = x_dim + config.z_dim if m == "ali" else x_dim  # ALI's D sees joint pairs cat[x, z]
     e_out = 2 * config.z_dim if m in VARIATIONAL else config.z_dim
@@ -56,6 +61,19 @@ def build_nets(config: RunConfig, x_dim: int, seeds: list[int] | None = None) ->
     )
     init_seeds(list(nets.modules().values()), seeds)
     return nets
+
+
+def _build_image_nets(config: RunConfig, seeds: list[int]) -> Nets:
+    from gngan.cnn import build_image_nets
+
+    if len(seeds) != 1:
+        raise ValueError(f"image runs train one seed per process (batch norm would pool the statistics of "
+                         f"stacked seeds); got seeds {seeds}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeds[0])
+        nets = build_image_nets(config.arch, config.image_size, z_dim=config.z_dim, width=config.width,
+                                spectral_norm=config.spectral_norm, with_encoder=USES_ENCODER[config.method])
+    return Nets(**nets)
 
 
 def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Optimizer]:
@@ -86,8 +104,19 @@ def per_seed(fn, *args, **kwargs) -> torch.Tensor:
     return vmap(partial(fn, **kwargs))(*args)
 
 
+def has_batch_norm(net) -> bool:
+    """Whether ``net`` (a module, or a bound method of one such as ``net_D.body``) has batch norm."""
+    module = net if isinstance(net, nn.Module) else getattr(net, "__self__", None)
+    return isinstance(module, nn.Module) and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                                 for m in module.modules())
+
+
 def on_each(net: nn.Module, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``net`` applied to each (S, n_i, ...) batch, in one call on their concatenation (fewer, larger ops)."""
+    """``net`` applied to each (S, n_i, ...) batch, in one call on their concatenation (fewer, larger ops),
+    or one call per batch when ``net`` has batch norm, whose statistics would otherwise pool the batches
+    (the authors' code calls G separately on E(x) and on z)."""
+    if has_batch_norm(net):
+        return tuple(net(b) for b in batches)
     return net(torch.cat(batches, 1)).split([b.shape[1] for b in batches], 1)
 
 
@@ -192,11 +221,13 @@ class Stepper:
         logits = on_each(n.net_D, *batches)
         if c.method in ("gngan", "distgan"):
             loss = per_seed(losses.gngan_dis, *logits, alpha=c.alpha, loss=c.dis_loss)
-        elif c.method in ("gan", "bourgan"):
+        elif c.method in ("gan", "bourgan", "gangp"):
             loss = per_seed(losses.gan_dis, *logits)
+        elif c.method == "sngan":
+            loss = per_seed(losses.hinge_dis, *logits)
         else:
             loss = per_seed(losses.wgan_dis, *logits)
-        gp = self._penalty(x, fake) if c.method not in ("gan", "bourgan") else no_gp
+        gp = self._penalty(x, fake) if c.method not in NO_PENALTY else no_gp
         self._update("D", loss + c.lambda_p * gp, "dis")
         return loss.detach(), gp.detach()
 
@@ -216,12 +247,21 @@ class Stepper:
                 score_real = self._score(x)
             loss = per_seed(losses.score_distance_gen, score_real, self._score(fake))
         elif c.method == "gan":
+            if c.gen_loss == "gm":
+                loss = losses.gradient_matching(self._score, x, fake, lambda_m1=c.lambda_m1, lambda_m2=c.lambda_m2,
+                                                stacked=True)
+            else:
+                loss = per_seed(losses.gan_gen, n.net_D(fake))
+            if c.lambda_r > 0:
+                loss = loss + c.lambda_r * per_seed(losses.neighbors_embedding, z, fake, bandwidth=c.ne_bandwidth,
+                                                    detach_sigma=c.ne_detach_sigma)
+        elif c.method == "gangp":
             loss = per_seed(losses.gan_gen, n.net_D(fake))
         elif c.method == "bourgan":
             # L_dist sees z only through scale * |z_i - z_j|, so each seed's own scale goes into its z
             scales = torch.tensor([seed_prior(c.data, s).scale for s in self.seeds], device=self.device)
             loss = per_seed(losses.bourgan_gen, n.net_D(fake), fake, scales[:, None, None] * z)
-        else:
+        else:  # WGAN-GP's and SN-GAN's (hinge) generator loss, -E D(G(z))
             loss = per_seed(losses.wgan_gen, n.net_D(fake))
         return self._update("G", loss, "gen")
 

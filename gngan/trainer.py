@@ -267,7 +267,8 @@ def load_result(run_dir: str | Path) -> dict | None:
 
 def run_group(configs: list[RunConfig], run_dirs: list, device: str = "cpu", progress: bool = True,
               train: bool = True) -> list[dict]:
-    """Stored results where complete (the config must match), training the missing seeds together."""
+    """Stored results where complete (the config must match), training the missing seeds together (image
+    runs, whose networks hold one set of weights, one seed after another)."""
     results: list[dict | None] = []
     for c, d in zip(configs, run_dirs):
         r = load_result(d)
@@ -277,10 +278,11 @@ def run_group(configs: list[RunConfig], run_dirs: list, device: str = "cpu", pro
     missing = [i for i, r in enumerate(results) if r is None]
     if missing and not train:
         raise FileNotFoundError(f"no stored result in {run_dirs[missing[0]]}; run with train=True")
-    if missing:
-        trained = Trainer([configs[i] for i in missing], [run_dirs[i] for i in missing], device=device,
+    groups = [[i] for i in missing] if configs and configs[0].arch != "mlp" else [missing] if missing else []
+    for group in groups:
+        trained = Trainer([configs[i] for i in group], [run_dirs[i] for i in group], device=device,
                           progress=progress).fit()
-        for i, r in zip(missing, trained):
+        for i, r in zip(group, trained):
             results[i] = r
     return results
 

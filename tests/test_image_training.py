@@ -1,0 +1,202 @@
+"""The image sections' training path (config -> nets -> steps -> trainer -> FID evaluator) on tiny CNNs.
+
+The CIFAR-10 dataset is replaced by 48 random images (the trainer's dataset registry is patched), so the
+tests need no data files and run in seconds; the Inception evaluator is replaced where only the trainer's
+bookkeeping is tested (the notebooks run the real one at smoke budget in CI).
+"""
+
+import pytest
+import torch
+
+from gngan import data, experiments, losses, metrics
+from gngan.bourgain import sample_latents
+from gngan.config import RunConfig
+from gngan.data import ImageData
+from gngan.steps import Stepper, build_nets, build_optimizers, has_batch_norm, on_each
+from gngan.trainer import Trainer
+
+TINY_IMAGES = experiments.IMAGE_BASE.replace(width=0.125, batch_size=8, num_steps=4, eval_every=2,
+                                             checkpoint_every=2, fid_real=16, fid_fake=16)
+ALL = {f"{sec}/{m}": cfgs[0] for sec in experiments.IMAGE_SECTIONS
+       for m, cfgs in experiments.image_configs(sec, "paper").items()}
+
+
+@pytest.fixture(autouse=True)
+def tiny_cifar(monkeypatch):
+    images = torch.randint(0, 256, (48, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setitem(data.DATASETS, "cifar10", lambda: ImageData("cifar10", images))
+    return images
+
+
+def _stepper(config):
+    dataset = data.make_dataset(config.data)
+    nets = build_nets(config, dataset.x_dim)
+    return Stepper(config, nets, build_optimizers(config, nets), [dataset.sampler(torch.Generator().manual_seed(0))],
+                   [torch.Generator().manual_seed(1)], torch.device("cpu"), [config.seed])
+
+
+def _params(nets):
+    return {f"{k}.{n}": p.detach().clone() for k, m in nets.modules().items() for n, p in m.named_parameters()}
+
+
+def _tiny(config):
+    return config.replace(width=0.125, batch_size=8, d_steps=min(config.d_steps, 2))
+
+
+@pytest.mark.parametrize("key", sorted(ALL))
+def test_every_image_method_trains_its_networks(key):
+    config = _tiny(ALL[key])
+    st = _stepper(config)
+    before = _params(st.nets)
+    out = st.iteration()
+    assert all(torch.isfinite(v).all() for v in out.values()), out
+    after = _params(st.nets)
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    expected = {"net_G", "net_D"} | ({"net_E"} if config.method in ("gngan", "distgan") else set())
+    assert changed == expected, (key, changed)
+    assert (st.nets.net_E is not None) == (config.method in ("gngan", "distgan"))
+    sn = any(hasattr(m, "parametrizations") for m in st.nets.net_D.modules())
+    assert sn == (config.method == "sngan")
+
+
+def test_paper_budget_follows_the_paper():
+    ab = experiments.image_configs("03_ablation", "paper")
+    assert set(ab) == {"distgan", "gngan_orig", "gngan_ne", "gngan_gm", "gngan_ne_gm"}
+    ne_gm = ab["gngan_ne_gm"][0]
+    assert (ne_gm.lr, ne_gm.beta1, ne_gm.beta2, ne_gm.batch_size, ne_gm.z_dim) == (2e-4, 0.5, 0.9, 64, 128)
+    assert (ne_gm.lambda_p, ne_gm.lambda_r, ne_gm.lambda_m1, ne_gm.lambda_m2, ne_gm.alpha) == (1, 1, 1, 1, 0.05)
+    assert ne_gm.num_steps == 350_000 and ne_gm.eval_every == 10_000 and ne_gm.dis_loss == "log"
+    assert (ne_gm.fid_real, ne_gm.fid_fake) == (10_000, 5_000)
+    orig = ab["gngan_orig"][0]
+    assert (orig.lambda_r, orig.lambda_m1, orig.lambda_m2) == (0, 0, 0)
+    t3 = experiments.image_configs("04_table3", "paper")
+    assert t3["gngan_hinge"][0].dis_loss == "hinge" and t3["gngan_hinge"][0].num_steps == 200_000
+    assert t3["sngan"][0].spectral_norm and t3["sngan"][0].lambda_p == 0
+    fig7 = experiments.image_configs("05_gan_ne_gm", "paper")
+    assert [(fig7[k][0].lambda_r > 0, fig7[k][0].gen_loss) for k in ("gan", "gan_ne", "gan_gm", "gan_ne_gm")] == [
+        (False, "own"), (True, "own"), (False, "gm"), (True, "gm")]
+    with pytest.raises(ValueError, match="unknown image section"):
+        experiments.image_configs("06_x", "cpu")
+    with pytest.raises(ValueError, match="unknown 03_ablation methods"):
+        experiments.image_configs("03_ablation", "cpu", methods=["sngan"])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"arch": "mlp"}, "image data"),
+    ({"data": "grid2d"}, "image data"),
+    ({"method": "vae", "prior": "normal"}, "2D section only"),
+    ({"method": "gngan", "gen_loss": "gm"}, "standard GAN only"),
+    ({"width": 0.0}, "width=0.0"),
+])
+def test_image_config_validation(change, message):
+    with pytest.raises(ValueError, match=message):
+        TINY_IMAGES.replace(**change)
+
+
+def test_batch_norm_nets_see_each_batch_alone():
+    st = _stepper(TINY_IMAGES)
+    g = st.nets.net_G
+    assert has_batch_norm(g) and not has_batch_norm(st.nets.net_D) and not has_batch_norm(st.nets.net_D.body)
+    a, b = torch.rand(1, 8, 128) * 2 - 1, torch.rand(1, 8, 128) * 2 - 1
+    separate = (g(a), g(b))
+    for got, want in zip(on_each(g, a, b), separate):
+        torch.testing.assert_close(got, want)
+    pooled = g(torch.cat([a, b], 1)).split(8, 1)
+    assert not torch.allclose(pooled[0], separate[0]), "train-mode batch norm should depend on the batch"
+
+
+def test_gan_ne_generator_loss_is_gan_loss_plus_ne():
+    config = _tiny(ALL["05_gan_ne_gm/gan_ne"]).replace(lambda_r=0.7)
+    st = _stepper(config)
+    st.d_step()
+    sampler_state = st.samplers[0].state_dict()
+    noise_state = st.noise_gens[0].get_state()
+    # the same draws the G step will make: a real batch, then z
+    x = st.samplers[0](config.batch_size)
+    z = sample_latents(config, config.batch_size, 0, st.noise_gens[0])
+    with torch.no_grad():
+        fake = st.nets.net_G(z[None])[0]
+        expected = losses.gan_gen(st.nets.net_D(fake[None])[0]) + 0.7 * losses.neighbors_embedding(z, fake)
+    st.samplers[0].load_state_dict(sampler_state)
+    st.noise_gens[0].set_state(noise_state)
+    got = st.g_step()
+    torch.testing.assert_close(got[0], expected, rtol=1e-5, atol=1e-6)
+    assert x.shape == (config.batch_size, 3, 32, 32)
+
+
+def test_gan_gm_generator_loss_is_eq13():
+    config = _tiny(ALL["05_gan_ne_gm/gan_gm"])
+    st = _stepper(config)
+    sampler_state, noise_state = st.samplers[0].state_dict(), st.noise_gens[0].get_state()
+    x = st.samplers[0](config.batch_size)
+    z = sample_latents(config, config.batch_size, 0, st.noise_gens[0])
+    fake = st.nets.net_G(z[None])[0].detach()
+    score = lambda t: torch.sigmoid(st.nets.net_D(t))
+    expected = losses.gradient_matching(score, x, fake, 1.0, 1.0).detach()
+    st.samplers[0].load_state_dict(sampler_state)
+    st.noise_gens[0].set_state(noise_state)
+    torch.testing.assert_close(st.g_step()[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_image_sampler_draws_model_range_and_resumes():
+    ds = data.make_dataset("cifar10")
+    s = ds.sampler(torch.Generator().manual_seed(3))
+    a = s(20)
+    assert a.dtype == torch.float32 and a.shape == (20, 3, 32, 32) and a.min() >= -1 and a.max() <= 1
+    state = s.state_dict()
+    b = s(40)  # crosses the epoch boundary (48 images)
+    s.load_state_dict(state)
+    torch.testing.assert_close(s(40), b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="uint8 images"):
+        ImageData("x", torch.zeros(2, 3, 4, 4))
+
+
+def test_fid_reference_images_are_a_fixed_subset(tiny_cifar):
+    ds = data.make_dataset("cifar10")
+    a, b = metrics.fid_reference_images(ds, 10), metrics.fid_reference_images(ds, 10)
+    assert torch.equal(a, b) and len(a) == 10
+    rows = {tuple(img.flatten().tolist()) for img in tiny_cifar}
+    assert all(tuple(img.flatten().tolist()) in rows for img in a)
+    with pytest.raises(ValueError, match="fid_real=49 exceeds"):
+        metrics.fid_reference_images(ds, 49)
+
+
+def test_image_runs_train_one_seed_per_process():
+    with pytest.raises(ValueError, match="one seed per process"):
+        build_nets(TINY_IMAGES, 3 * 32 * 32, [0, 1])
+
+
+def _cheap_evaluator(nets, dataset, config, seeds, step, device):
+    with torch.no_grad():
+        x = metrics.generate_images(nets.net_G, config, seeds[0], 8, device)
+    return [{"fid": float(x.float().mean())}]
+
+
+@pytest.mark.parametrize("key", ["03_ablation/gngan_ne_gm", "04_table3/sngan"])
+def test_image_run_resumes_exactly(tmp_path, monkeypatch, key):
+    monkeypatch.setitem(metrics.EVALUATORS, "cifar10", _cheap_evaluator)
+    config = _tiny(ALL[key]).replace(num_steps=4, eval_every=2, checkpoint_every=2)
+    full = Trainer(config, tmp_path / "full", progress=False).fit()[0]
+    first = Trainer(config, tmp_path / "cut", progress=False)
+    original = first.stepper.iteration
+
+    def iteration():
+        if first.step == 3:
+            raise KeyboardInterrupt
+        return original()
+
+    first.stepper.iteration = iteration
+    with pytest.raises(KeyboardInterrupt):
+        first.fit()
+    resumed = Trainer(config, tmp_path / "cut", progress=False)
+    assert resumed.step == 2
+    assert resumed.fit()[0]["history"] == full["history"]
+
+
+@pytest.mark.slow
+def test_image_evaluator_computes_fid_and_a_sample_grid(tmp_path):
+    config = TINY_IMAGES.replace(num_steps=2, eval_every=2, checkpoint_every=2)
+    result = Trainer(config, tmp_path / "run", progress=False).fit()[0]
+    assert [r["step"] for r in result["history"]] == [0, 2]
+    assert all(r["fid"] > 0 for r in result["history"])
+    assert "samples_png" in result["final"] and "samples_png" not in result["history"][0]
