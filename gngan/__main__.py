@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
 
-SECTIONS = ("01_1d", "02_2d")
+SECTIONS = ("01_1d", "02_2d", "03_ablation", "04_table3", "05_gan_ne_gm")
 
 
 def _train(args) -> None:
@@ -31,11 +31,14 @@ def _section(args) -> None:
     from gngan import experiments
 
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    methods = args.methods.split(",") if args.methods else None
     if args.name == "01_1d":
         configs = experiments.toy1d_configs(args.budget, seeds=seeds, num_steps=args.num_steps)
-    else:
-        methods = args.methods.split(",") if args.methods else None
+    elif args.name == "02_2d":
         configs = experiments.grid2d_configs(args.budget, seeds=seeds, num_steps=args.num_steps, methods=methods)
+    else:
+        configs = experiments.image_configs(args.name, args.budget, seeds=seeds, num_steps=args.num_steps,
+                                            methods=methods)
     root = Path(args.results_root) if args.results_root else None
     experiments.run_section(args.name, configs, args.budget, device=args.device, num_steps=args.num_steps,
                             root=root, progress=not args.quiet)
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--budget", default="cpu", choices=BUDGETS)
     s.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     s.add_argument("--num-steps", type=int, default=None)
-    s.add_argument("--methods", default=None, help="comma-separated method keys (2D; default: all)")
+    s.add_argument("--methods", default=None, help="comma-separated method keys (2D and image sections; default: all)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--results-root", default=None, help="default: results/ of the repository")
     s.add_argument("--quiet", action="store_true")

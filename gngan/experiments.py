@@ -116,12 +116,17 @@ METHOD_LABELS.update({"gngan_orig": "GN-GAN (original)", "gngan_ne": "GN-GAN (+N
                       "gangp": "GAN-GP", "gan_ne": "GAN+NE", "gan_gm": "GAN+GM", "gan_ne_gm": "GAN+NE+GM"})
 # The GN-GAN +GM and +NE+GM keys of the image sections name the same variants as in 2D.
 IMAGE_BUDGETS = {
-    "smoke": {"seeds": [0], "num_steps": 4, "eval_every": 2, "checkpoint_every": 2, "width": 0.125,
-              "batch_size": 16, "fid_real": 64, "fid_fake": 64},
-    "cpu": {"seeds": [0], "num_steps": 2_000, "eval_every": 500, "checkpoint_every": 100, "fid_real": 10_000,
-            "fid_fake": 5_000},
+    "smoke": {"seeds": [0], "num_steps": 2, "eval_every": 2, "checkpoint_every": 2, "width": 0.125,
+              "batch_size": 16, "fid_real": 64, "fid_fake": 16},
+    # ~12 CPU-hours for all three sections (benchmarks/bench_image_steps.py, one thread; the chapters show
+    # the arithmetic): half-width networks, 800 iterations, FID of 1K generated images every 200.
+    "cpu": {"seeds": [0], "num_steps": 800, "eval_every": 200, "checkpoint_every": 200, "width": 0.5,
+            "fid_real": 10_000, "fid_fake": 1_000},
     "paper": {"seeds": [0]},
 }
+# the ablation's orderings are claimed only beyond the spread of two seeds
+IMAGE_SECTION_SEEDS = {("03_ablation", "cpu"): [0, 1]}
+IMAGE_TIMING = RESULTS_ROOT / "benchmarks" / "image_step_timing.json"
 
 
 def image_configs(section: str, budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
@@ -133,6 +138,8 @@ def image_configs(section: str, budget: str, seeds: list[int] | None = None, num
     unknown = sorted(set(methods or []) - set(table))
     if unknown:
         raise ValueError(f"unknown {section} methods {unknown}; use some of {sorted(table)}")
+    if seeds is None:
+        seeds = IMAGE_SECTION_SEEDS.get((section, budget))
     seeds, spec = _budget_spec(IMAGE_BUDGETS, budget, seeds, num_steps)
     if num_steps is not None:
         spec["checkpoint_every"] = spec["eval_every"]
@@ -319,4 +326,21 @@ def stored_results(section: str, configs: dict[str, list[RunConfig]], budget: st
                 found.append(result)
         if found:
             out[method] = found
+    return out
+
+
+def image_seconds_per_iteration(section: str, budget: str, timing: dict | None = None) -> dict[str, float]:
+    """{method: seconds per iteration} of an image section's runs at ``budget``, FID evaluations included
+    (their cost spread over the iterations between two evaluations), from the measured timings in
+    results/benchmarks/image_step_timing.json; methods at a width that was not measured are left out."""
+    if timing is None:
+        if not IMAGE_TIMING.exists():
+            return {}
+        timing = json.loads(IMAGE_TIMING.read_text())
+    out = {}
+    for m, cfgs in image_configs(section, budget).items():
+        c = cfgs[0]
+        step = timing["seconds_per_iteration"].get(f"{section}/{m} width={c.width}")
+        if step is not None:
+            out[m] = step + c.fid_fake * timing["fid_seconds_per_image"] / c.eval_every
     return out

@@ -152,3 +152,23 @@ def gradient_maps(results: dict[str, list[dict]], labels: dict[str, str], center
         ax.set_title(labels.get(m, m), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def image_samples(results: dict[str, list[dict]], labels: dict[str, str], seed_index: int = 0, cols: int = 3):
+    """The 64-sample grid stored at the end of each image run (one seed per method), with its final FID."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    methods = [m for m in results if "samples_png" in results[m][seed_index]["final"]]
+    rows = max(1, -(-len(methods) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, m in zip(axes.flat, methods):
+        final = results[m][seed_index]["final"]
+        ax.imshow(np.asarray(Image.open(io.BytesIO(base64.b64decode(final["samples_png"])))))
+        ax.set_title(f"{labels.get(m, m)}\nFID {final['fid']:.1f} at iteration {final['step']:,}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -196,3 +196,39 @@ def rerun_table(plans: dict[str, dict], seconds_per_iteration: dict[str, float])
     return markdown_table(["budget", "command", "runs", "iterations per run",
                            "estimated wall time, 2 CPU cores (from measured cost)", "results"],
                           rerun_rows(plans, seconds_per_iteration))
+
+
+def fid_rows(results: dict[str, list[dict]], labels: dict[str, str], paper_fid: dict[str, str]) -> list[list]:
+    """One row per method: our final FID (mean ± std over seeds, or the single value), the iteration it
+    was reached at, the seeds, and the paper's number for that method (as text; "—" when none)."""
+    rows = []
+    for m, runs in results.items():
+        v = np.array([r["final"]["fid"] for r in runs], dtype=float)
+        ours = mean_std(v) if len(v) > 1 else f"{v[0]:.2f}"
+        steps = sorted({r["final"]["step"] for r in runs})
+        rows.append([labels.get(m, m), ours, "/".join(f"{s:,}" for s in steps), len(v), paper_fid.get(m, "—")])
+    return rows
+
+
+def fid_table(results, labels, paper_fid) -> str:
+    return markdown_table(["method", "FID, ours (lower is better)", "at iteration", "seeds", "FID, paper"],
+                          fid_rows(results, labels, paper_fid))
+
+
+def faster_at_every_evaluation(results: dict[str, list[dict]], better: str, worse: str) -> dict:
+    """Does ``better`` have the lower FID than ``worse`` at every evaluation after the first, by more than
+    the seeds' spread? Returns the per-evaluation mean differences (worse - better), the pooled std of
+    the two methods' seeds there (0 with one seed each) and the verdict."""
+    def by_step(m):
+        steps = [rec["step"] for rec in results[m][0]["history"]]
+        vals = np.array([[rec["fid"] for rec in r["history"]] for r in results[m]], dtype=float)
+        return steps, vals
+
+    steps, b = by_step(better)
+    _, w = by_step(worse)
+    diff = (w.mean(0) - b.mean(0))[1:]
+    spread = np.sqrt((w.var(0) + b.var(0)) / 2)[1:]
+    seeds = min(len(b), len(w))
+    return {"steps": steps[1:], "difference": diff.tolist(), "pooled_std": spread.tolist(),
+            "lower_everywhere": bool((diff > 0).all()), "beyond_spread": bool(seeds > 1 and (diff > spread).all()),
+            "seeds": seeds}

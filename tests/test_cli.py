@@ -21,3 +21,10 @@ def test_missing_config_is_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "nope.json"), "--run-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_sections_are_the_books():
+    from gngan import experiments
+    from gngan.__main__ import SECTIONS
+
+    assert SECTIONS == ("01_1d", "02_2d", *experiments.IMAGE_SECTIONS)

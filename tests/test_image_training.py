@@ -200,3 +200,20 @@ def test_image_evaluator_computes_fid_and_a_sample_grid(tmp_path):
     assert [r["step"] for r in result["history"]] == [0, 2]
     assert all(r["fid"] > 0 for r in result["history"])
     assert "samples_png" in result["final"] and "samples_png" not in result["history"][0]
+
+
+def test_cpu_budget_fits_about_twelve_cpu_hours():
+    """The image sections' cpu budget, costed from the committed timings (benchmarks/bench_image_steps.py)."""
+    timing = {"seconds_per_iteration": {f"{sec}/{m} width=0.5": 2.0 for sec in experiments.IMAGE_SECTIONS
+                                        for m in experiments.IMAGE_SECTIONS[sec]}, "fid_seconds_per_image": 0.1}
+    cost = experiments.image_seconds_per_iteration("04_table3", "cpu", timing)
+    c = experiments.image_configs("04_table3", "cpu")["sngan"][0]
+    assert cost["sngan"] == pytest.approx(2.0 + c.fid_fake * 0.1 / c.eval_every)
+    assert [len(v) for v in experiments.image_configs("03_ablation", "cpu").values()] == [2] * 5
+    if experiments.IMAGE_TIMING.exists():
+        hours = 0.0
+        for sec in experiments.IMAGE_SECTIONS:
+            per_it = experiments.image_seconds_per_iteration(sec, "cpu")
+            for m, cfgs in experiments.image_configs(sec, "cpu").items():
+                hours += per_it[m] * cfgs[0].num_steps * len(cfgs) / 3600
+        assert 6 < hours < 13, hours

@@ -27,3 +27,20 @@ def test_metric_over_training_draws_mean_band_and_the_papers_final_value_on_the_
 def test_metric_over_training_without_paper_values_has_no_paper_legend():
     fig = plots.metric_over_training({"a": _runs([[1, 2]])}, {"a": "A"}, "m", "metric")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["A"]
+
+
+def test_image_samples_shows_each_stored_grid():
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((10, 10, 3), 200, dtype=np.uint8)).save(buf, format="PNG")
+    png = base64.b64encode(buf.getvalue()).decode()
+    results = {"a": [{"final": {"samples_png": png, "fid": 12.345, "step": 2000}}],
+               "b": [{"final": {"fid": 3.0, "step": 2000}}]}
+    fig = plots.image_samples(results, {"a": "A"})
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["A\nFID 12.3 at iteration 2,000"]
+    assert fig.axes[0].images[0].get_array().shape == (10, 10, 3)

@@ -85,3 +85,20 @@ def test_rerun_rows_estimate_from_measured_cost_and_name_what_is_unmeasured():
     assert row[4] == "3.0 h on one core; 2.0 h as two processes (plus c: not measured)"
     (row,) = report.rerun_rows(plans, {})
     assert row[4] == "not measured"
+
+
+def _fid_runs(curves):
+    return [{"final": {"fid": c[-1], "step": 10 * (len(c) - 1)},
+             "history": [{"step": 10 * i, "fid": v} for i, v in enumerate(c)]} for c in curves]
+
+
+def test_fid_rows_and_the_faster_convergence_rule():
+    res = {"orig": _fid_runs([[400, 300, 200], [400, 310, 220]]), "both": _fid_runs([[400, 250, 150], [400, 240, 160]])}
+    rows = report.fid_rows(res, {"both": "NE+GM"}, {"both": "20.0"})
+    assert rows[1] == ["NE+GM", "155.00 ± 5.00", "20", 2, "20.0"] and rows[0][4] == "—"
+    out = report.faster_at_every_evaluation(res, "both", "orig")
+    assert out["steps"] == [10, 20] and out["difference"] == [60.0, 55.0]
+    assert out["lower_everywhere"] and out["beyond_spread"] and out["seeds"] == 2
+    res["both"] = _fid_runs([[400, 320, 150], [400, 300, 160]])
+    out = report.faster_at_every_evaluation(res, "both", "orig")
+    assert not out["lower_everywhere"] and not out["beyond_spread"]
