@@ -159,10 +159,10 @@ class ImageSampler(EpochSampler):
 class ImageData:
     """An image training set for the trainer: uint8 images (N, 3, H, W), drawn in [-1, 1]."""
 
-    def __init__(self, name: str, images: torch.Tensor):
+    def __init__(self, name: str, images: torch.Tensor, source: str = ""):
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"{name}: expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
-        self.name, self.images = name, images
+        self.name, self.images, self.source = name, images, source
 
     @property
     def image_size(self) -> int:
@@ -178,16 +178,16 @@ class ImageData:
 
 def cifar10_train() -> ImageData:
     """CIFAR-10's 50,000 training images (torchvision's files when present, else the offline JPEG mirror)."""
-    from gngan.images import cifar10
+    from gngan.images import cifar10, cifar10_source
 
-    return ImageData("cifar10", cifar10(split="train")[0])
+    return ImageData("cifar10", cifar10(split="train")[0], source=cifar10_source())
 
 
 def stl10_train() -> ImageData:
     """STL-10's 100,000 unlabeled images at 48x48."""
     from gngan.images import stl10_unlabeled
 
-    return ImageData("stl10", stl10_unlabeled(size=48))
+    return ImageData("stl10", stl10_unlabeled(size=48), source="stl10 unlabeled, 48x48")
 
 
 DATASETS = {"gauss1d": gauss1d, "grid2d": Grid2D, "cifar10": cifar10_train, "stl10": stl10_train}

@@ -262,6 +262,8 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
                                   method="eigh")
     rec = {"fid": round(value, 4), "eval_seconds": round(time.perf_counter() - start, 1)}
     if step == config.num_steps:
+        rec["data_source"] = getattr(dataset, "source", "")
+        rec["fid_reference_sha256"] = ref.images_sha256
         grid = make_grid(fake[:FINAL_GRID_IMAGES], nrow=8, padding=1, pad_value=255)
         buf = io.BytesIO()
         Image.fromarray(grid.permute(1, 2, 0).numpy()).save(buf, format="PNG")

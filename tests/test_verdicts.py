@@ -51,3 +51,36 @@ def test_timing_row_equals_stored_benchmark():
 def test_every_claim_has_a_row():
     names = [r[0] for r in verdicts.verdict_rows("smoke")]
     assert len(names) == 1 + len(paper.TABLE2) + 1 + 3 + 1 + 1
+
+
+def _store(root, section, budget, method, cfg, curve):
+    import json as _json
+
+    from gngan.experiments import run_dir
+
+    d = run_dir(section, budget, method, cfg.seed, root=root)
+    d.mkdir(parents=True)
+    hist = [{"step": 200 * i, "fid": v} for i, v in enumerate(curve)]
+    (d / "result.json").write_text(_json.dumps({"manifest": {"config": cfg.to_dict()}, "final": hist[-1],
+                                                "history": hist}))
+
+
+def test_image_verdicts_come_from_stored_results(tmp_path, monkeypatch):
+    from gngan import experiments, verdicts
+
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+    assert verdicts._fig7_row("cpu")[4].startswith("not run here yet")
+    curves = {"gan": [400, 300], "gan_ne": [400, 250], "gan_gm": [400, 200], "gan_ne_gm": [400, 150]}
+    for m, cfgs in experiments.image_configs("05_gan_ne_gm", "cpu").items():
+        _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], curves[m])
+    row = verdicts._fig7_row("cpu")
+    assert row[2] == "150.0 / 200.0 / 250.0" and row[4].startswith("order reproduced")
+    ablation = {"gngan_orig": [(400, 300), (400, 310)], "gngan_ne": [(400, 250), (400, 255)],
+                "gngan_gm": [(400, 305), (400, 300)], "gngan_ne_gm": [(400, 200), (400, 210)],
+                "distgan": [(400, 290), (400, 300)]}
+    for m, cfgs in experiments.image_configs("03_ablation", "cpu").items():
+        for cfg, curve in zip(cfgs, ablation[m]):
+            _store(tmp_path, "03_ablation", "cpu", m, cfg, list(curve))
+    row = verdicts._ablation_row("cpu")
+    assert "GN-GAN (+NE+GM) 205.0 ± 5.0" in row[2]
+    assert row[4] == "partly (early training only): beyond the spread for GN-GAN (+NE), GN-GAN (+NE+GM)"
