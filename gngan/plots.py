@@ -102,6 +102,8 @@ def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str],
     if paper_final and any(m in paper_final for m in results):
         ax.errorbar([], [], yerr=[], fmt="D", ms=4, color="gray", label="paper, final (± std)")
     ax.set_xlabel("iteration")
+    if last >= 10_000:
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:.0f}K"))
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()

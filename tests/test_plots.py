@@ -44,3 +44,11 @@ def test_image_samples_shows_each_stored_grid():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["A\nFID 12.3 at iteration 2,000"]
     assert fig.axes[0].images[0].get_array().shape == (10, 10, 3)
+
+
+def test_long_runs_label_iterations_in_thousands():
+    fig = plots.metric_over_training({"a": [{"history": [{"step": 0, "m": 1}, {"step": 200_000, "m": 2}]}]},
+                                     {"a": "A"}, "m", "metric")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert "100K" in labels and "200K" in labels
