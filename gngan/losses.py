@@ -50,55 +50,55 @@ def _same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
 
 
 def _pairwise_sq_dists(a: Tensor) -> Tensor:
-    """(n, d) -> (n, n) squared Euclidean distances, exact zeros on the diagonal.
+    """(..., n, d) -> (..., n, n) squared Euclidean distances, exact zeros on the diagonal.
 
     Gram form, so memory is O(n^2 + n d) rather than O(n^2 d) for image batches. Centring first
     removes the common offset (e.g. images in [0, 1]) that would otherwise cost precision in the
     |a|^2 + |b|^2 - 2 a.b cancellation; distances are translation invariant so nothing else changes.
+    Leading axes (e.g. a seed axis) are independent batches.
     """
-    a = a - a.mean(dim=0, keepdim=True)
-    sq_norm = (a * a).sum(dim=1)
-    sq = sq_norm[:, None] + sq_norm[None, :] - 2.0 * (a @ a.T)
-    sq = 0.5 * (sq + sq.T)
-    eye = torch.eye(a.shape[0], dtype=torch.bool, device=a.device)
+    a = a - a.mean(dim=-2, keepdim=True)
+    sq_norm = (a * a).sum(dim=-1)
+    sq = sq_norm[..., :, None] + sq_norm[..., None, :] - 2.0 * (a @ a.transpose(-1, -2))
+    sq = 0.5 * (sq + sq.transpose(-1, -2))
+    eye = torch.eye(a.shape[-2], dtype=torch.bool, device=a.device)
     return sq.clamp_min(0.0).masked_fill(eye, 0.0)
 
 
 def _distance_variance(sq: Tensor) -> Tensor:
-    """Population variance of the Euclidean distances d_ij over the unordered pairs i < j."""
-    n = sq.shape[0]
+    """Population variance of the Euclidean distances d_ij over the unordered pairs i < j; (..., n, n) -> (...)."""
+    n = sq.shape[-1]
     iu = torch.triu_indices(n, n, offset=1, device=sq.device)
-    sq_pairs = sq[iu[0], iu[1]]
+    sq_pairs = sq[..., iu[0], iu[1]]
     # sqrt has an infinite derivative at 0 (coincident points); use 0 there instead of NaN.
     pos = sq_pairs > 0
     d = torch.where(pos, torch.sqrt(torch.where(pos, sq_pairs, torch.ones_like(sq_pairs))),
                     torch.zeros_like(sq_pairs))
-    return d.var(correction=0).clamp_min(_MIN_VAR)
+    return d.var(dim=-1, correction=0).clamp_min(_MIN_VAR)
 
 
-def _log_joint(points: Tensor, bandwidth: str, detach_sigma: bool) -> Tensor:
-    """(n, d) -> (n, n) log of the joint neighbour distribution (Eq. 3-6).
+def _joint(points: Tensor, bandwidth: str, detach_sigma: bool) -> Tensor:
+    """(..., n, d) -> (..., n, n) joint neighbour distribution p_ij of Eqs. 3-6 (zero diagonal), per leading index.
 
-    The diagonal holds finite junk the caller must drop: a -inf there would turn into NaN in the
-    backward pass of logaddexp even though the entry is never used.
+    Computed in probability space (kernel weights, row sums, symmetrisation): the heavy-tailed kernel
+    (1 + u)^-1 never underflows, and this avoids logsumexp/logaddexp, which are several times slower on CPU.
     """
-    n = points.shape[0]
+    n = points.shape[-2]
     sq = _pairwise_sq_dists(points)
-    eye = torch.eye(n, dtype=torch.bool, device=points.device)
+    off = 1.0 - torch.eye(n, dtype=points.dtype, device=points.device)
     if bandwidth == "joint":
-        log_w = -torch.log1p(sq)
-        return log_w - torch.logsumexp(log_w.masked_fill(eye, -math.inf).reshape(-1), dim=0)
-
+        w = off / (1.0 + sq)
+        return w / w.sum(dim=(-2, -1), keepdim=True)
     if detach_sigma:
         with torch.no_grad():
             v = _distance_variance(sq)
     else:
         v = _distance_variance(sq)
     sigma_sq = v if bandwidth == "sigma_sq_is_var" else v * v
-    log_w = -torch.log1p(sq / (2.0 * sigma_sq))
-    # row i holds log p_{j|i}: the kernel centred on point i, normalised over k != i (Eq. 4, 6)
-    log_cond = log_w - torch.logsumexp(log_w.masked_fill(eye, -math.inf), dim=1, keepdim=True)
-    return torch.logaddexp(log_cond, log_cond.T) - math.log(2 * n)
+    w = off / (1.0 + sq / (2.0 * sigma_sq[..., None, None]))
+    # row i holds p_{j|i}: the kernel centred on point i, normalised over k != i (Eq. 4, 6)
+    cond = w / w.sum(dim=-1, keepdim=True)
+    return (cond + cond.transpose(-1, -2)) / (2 * n)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _log_joint(points: Tensor, bandwidth: str, detach_sigma: bool) -> Tensor:
 
 
 def neighbors_embedding(z: Tensor, x: Tensor, bandwidth: str = "sigma_sq_is_var",
-                        detach_sigma: bool = True) -> Tensor:
+                        detach_sigma: bool = True, stacked: bool = False) -> Tensor:
     """V_R of Eq. 2: KL(P || Q) between the neighbour distributions of latent and data points.
 
     Args:
@@ -118,23 +118,27 @@ def neighbors_embedding(z: Tensor, x: Tensor, bandwidth: str = "sigma_sq_is_var"
             "sigma_is_var":    sigma = v (the paper's words taken literally), kernel (1 + d^2 / (2 v^2))^-1;
             "joint":           the 2018 proposal's (1 + d^2)^-1 normalised over all ordered pairs k != l.
         detach_sigma: treat the bandwidth as a constant (no gradient through v).
+        stacked: independent runs on a leading seed axis, z (S, n, ...), x (S, n, ...); returns (S,),
+            each seed's value, computed in one batched pass (no vmap).
 
     Returns:
-        scalar, sum over i != j of p_ij log(p_ij / q_ij) (p_ii = q_ii = 0).
+        scalar, sum over i != j of p_ij log(p_ij / q_ij) (p_ii = q_ii = 0); (S,) when stacked.
     """
     if bandwidth not in NE_BANDWIDTHS:
         raise ValueError(f"unknown NE bandwidth {bandwidth!r}; use one of {NE_BANDWIDTHS}")
-    if z.shape[0] != x.shape[0]:
-        raise ValueError(f"z has {z.shape[0]} points but x has {x.shape[0]}; pass each latent point with its own image")
-    n = z.shape[0]
+    lead = 1 if stacked else 0
+    if z.shape[:lead + 1] != x.shape[:lead + 1]:
+        raise ValueError(f"z has {z.shape[lead]} points but x has {x.shape[lead]}; pass each latent point with "
+                         f"its own image")
+    n = z.shape[lead]
     if n < 3:
         raise ValueError(f"neighbors_embedding needs at least 3 points (got {n}): with fewer the "
                          f"neighbour distributions are trivial; use a larger batch")
-    log_p = _log_joint(z.reshape(n, -1), bandwidth, detach_sigma)
-    log_q = _log_joint(x.reshape(n, -1), bandwidth, detach_sigma)
-    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
-    log_p, log_q = log_p[off], log_q[off]
-    return (log_p.exp() * (log_p - log_q)).sum()
+    p = _joint(z.reshape(*z.shape[:lead + 1], -1), bandwidth, detach_sigma)
+    q = _joint(x.reshape(*x.shape[:lead + 1], -1), bandwidth, detach_sigma)
+    # log(p + 1) = 0 on the zero diagonal keeps its terms (and their gradients) exactly zero
+    eye = torch.eye(n, dtype=p.dtype, device=p.device)
+    return (p * (torch.log(p + eye) - torch.log(q + eye))).sum(dim=(-2, -1))
 
 
 def reconstruction_ae(x: Tensor, x_recon: Tensor) -> Tensor:

@@ -462,3 +462,14 @@ def test_stacked_gradient_matching_and_penalty_equal_per_seed_values():
         torch.testing.assert_close(stacked_gp[s], gradient_penalty(single, x_real[s], x_fake[s], mu=mu[s]))
     g, = torch.autograd.grad(stacked_gm[1], theta)
     assert g[0].abs().sum() == 0 and g[2].abs().sum() == 0 and g[1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("bandwidth", ["sigma_sq_is_var", "sigma_is_var", "joint"])
+def test_neighbors_embedding_stacked_equals_each_seed(bandwidth):
+    g = torch.Generator().manual_seed(5)
+    z, x = torch.rand(3, 9, 2, generator=g, dtype=torch.float64), torch.rand(3, 9, 4, generator=g, dtype=torch.float64)
+    stacked = losses.neighbors_embedding(z, x, bandwidth, stacked=True)
+    alone = torch.stack([losses.neighbors_embedding(z[i], x[i], bandwidth) for i in range(3)])
+    torch.testing.assert_close(stacked, alone, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="pass each latent point"):
+        losses.neighbors_embedding(z, x[:, :8], bandwidth, stacked=True)
