@@ -36,8 +36,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     dataset = cifar10_train()
-    methods = {f"{sec}/{m}": cfgs[0] for sec in experiments.IMAGE_SECTIONS
-               for m, cfgs in experiments.image_configs(sec, "paper").items()}
+    methods = {f"{sec}/{m}": cfg.replace(seed=0) for sec in experiments.IMAGE_SECTIONS
+               for m, cfg in experiments.IMAGE_SECTIONS[sec].items()}
     widths = [float(w) for w in args.widths.split(",")]
     times = {(k, w): [] for k in methods for w in widths}
     steppers = {(k, w): stepper_for(c.replace(width=w), dataset) for k, c in methods.items() for w in widths}

@@ -25,6 +25,8 @@ ALL = {f"{sec}/{m}": cfgs[0] for sec in experiments.IMAGE_SECTIONS
 def tiny_cifar(monkeypatch):
     images = torch.randint(0, 256, (48, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     monkeypatch.setitem(data.DATASETS, "cifar10", lambda: ImageData("cifar10", images))
+    stl = torch.randint(0, 256, (20, 3, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    monkeypatch.setitem(data.DATASETS, "stl10", lambda: ImageData("stl10", stl))
     return images
 
 
@@ -75,6 +77,10 @@ def test_paper_budget_follows_the_paper():
     fig7 = experiments.image_configs("05_gan_ne_gm", "paper")
     assert [(fig7[k][0].lambda_r > 0, fig7[k][0].gen_loss) for k in ("gan", "gan_ne", "gan_gm", "gan_ne_gm")] == [
         (False, "own"), (True, "own"), (False, "gm"), (True, "gm")]
+    assert {k for k in t3 if k.endswith(("_stl10", "_resnet"))} == {
+        "gngan_hinge_stl10", "distgan_hinge_stl10", "sngan_stl10", "wgangp_stl10", "gngan_hinge_resnet", "sngan_resnet"}
+    assert t3["sngan_stl10"][0].image_size == 48 and t3["gngan_hinge_resnet"][0].arch == "resnet"
+    assert not any(k.endswith(("_stl10", "_resnet")) for k in experiments.image_configs("04_table3", "cpu"))
     with pytest.raises(ValueError, match="unknown image section"):
         experiments.image_configs("06_x", "cpu")
     with pytest.raises(ValueError, match="unknown 03_ablation methods"):
