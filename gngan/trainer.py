@@ -165,6 +165,9 @@ class Trainer:
     def _load_checkpoint(self) -> None:
         state = self._read_checkpoint()
         if state is None:
+            # a run killed before its first checkpoint restarts from step 0: drop what it had logged
+            for d in self.run_dirs:
+                (d / METRICS).unlink(missing_ok=True)
             return
         stored = [RunConfig.from_dict(d) for d in state["configs"]]
         if [c.seed for c in stored] != self.seeds:

@@ -171,3 +171,15 @@ def test_bourgan_resumes_exactly_and_stacked_equals_alone(tmp_path):
         for k in a:
             assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), (a["step"], k)
     assert together[0]["final"]["covered_modes"] == full["final"]["covered_modes"]
+
+
+def test_run_killed_before_its_first_checkpoint_restarts_with_a_clean_log(tmp_path):
+    config = TINY.replace(num_steps=8, eval_every=2, checkpoint_every=4)
+    first = Trainer(config, tmp_path / "run", progress=False)
+    _kill_after(first, 3)  # evaluations at 0 and 2 are logged, no checkpoint yet
+    with pytest.raises(Interrupt):
+        first.fit()
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+    result = Trainer(config, tmp_path / "run", progress=False).fit()[0]
+    steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [0, 2, 4, 6, 8] == [r["step"] for r in result["history"]]
