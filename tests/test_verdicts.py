@@ -84,3 +84,13 @@ def test_image_verdicts_come_from_stored_results(tmp_path, monkeypatch):
     row = verdicts._ablation_row("cpu")
     assert "GN-GAN (+NE+GM) 205.0 ± 5.0" in row[2]
     assert row[4] == "partly (early training only): beyond the spread for GN-GAN (+NE), GN-GAN (+NE+GM)"
+
+
+def test_smoke_verdict_page_with_stored_smoke_runs(tmp_path, monkeypatch):
+    """`make book BUDGET=smoke` twice: the second verdict page sees the first one's smoke runs."""
+    from gngan import experiments, verdicts
+
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+    experiments.run_section("01_1d", experiments.toy1d_configs("smoke"), "smoke", progress=False)
+    row = verdicts._toy1d_row("smoke")
+    assert row[4] == "no verdict: smoke is a pipeline check"
