@@ -153,9 +153,8 @@ def from_model_range(x: torch.Tensor) -> torch.Tensor:
     return ((x.detach().to(torch.float32) + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8, padding: int = 2,
-              pad_value: int = 255) -> Path:
-    """Save images (uint8 (N, 3, H, W), or float in [-1, 1]) as one PNG grid with ``nrow`` per row."""
+def grid_png(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: int = 255) -> bytes:
+    """Images (uint8 (N, 3, H, W), or float in [-1, 1]) as the bytes of one PNG grid with ``nrow`` per row."""
     from PIL import Image
     from torchvision.utils import make_grid
 
@@ -163,11 +162,20 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8, padd
     if torch.is_floating_point(images):
         images = from_model_range(images)
     if images.dtype != torch.uint8 or images.ndim != 4:
-        raise ValueError(f"save_grid expects (N, C, H, W) uint8 or float images, got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(f"grid_png expects (N, C, H, W) uint8 or float images, got {images.dtype} {tuple(images.shape)}")
     grid = make_grid(images.cpu(), nrow=nrow, padding=padding, pad_value=pad_value)  # stays uint8
+    buf = io.BytesIO()
+    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8, padding: int = 2,
+              pad_value: int = 255) -> Path:
+    """Save images (uint8 (N, 3, H, W), or float in [-1, 1]) as one PNG grid with ``nrow`` per row."""
+    png = grid_png(images, nrow=nrow, padding=padding, pad_value=pad_value)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(path)
+    path.write_bytes(png)
     return path
 
 

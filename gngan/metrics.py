@@ -245,13 +245,10 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
     """FID of ``config.fid_fake`` generated images against ``config.fid_real`` real training images
     (pytorch-fid's Inception and Frechet distance); at the last step also a PNG grid of 64 samples."""
     import base64
-    import io
     import time
 
-    from PIL import Image
-    from torchvision.utils import make_grid
-
     from gngan import fid
+    from gngan.images import grid_png
 
     (seed,) = seeds
     start = time.perf_counter()
@@ -264,10 +261,8 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
     if step == config.num_steps:
         rec["data_source"] = getattr(dataset, "source", "")
         rec["fid_reference_sha256"] = ref.images_sha256
-        grid = make_grid(fake[:FINAL_GRID_IMAGES], nrow=8, padding=1, pad_value=255)
-        buf = io.BytesIO()
-        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(buf, format="PNG")
-        rec["samples_png"] = base64.b64encode(buf.getvalue()).decode("ascii")
+        png = grid_png(fake[:FINAL_GRID_IMAGES], nrow=8, padding=1, pad_value=255)
+        rec["samples_png"] = base64.b64encode(png).decode("ascii")
     return [rec]
 
 
