@@ -49,7 +49,7 @@ class Nets:
 def build_nets(config: RunConfig, x_dim: int, seeds: list[int] | None = None) -> Nets:
     """Networks for ``seeds`` (default ``[config.seed]``), each seed slot initialised from its seed."""
     seeds = [config.seed] if seeds is None else list(seeds)
-    if config.arch != "mlp":
+    if not stacks_seeds(config):
         return _build_image_nets(config, seeds)
     w, s, m = config.hidden_width, len(seeds), config.method
     d_in = x_dim + config.z_dim if m == "ali" else x_dim  # ALI's D sees joint pairs cat[x, z]
@@ -61,6 +61,12 @@ def build_nets(config: RunConfig, x_dim: int, seeds: list[int] | None = None) ->
     )
     init_seeds(list(nets.modules().values()), seeds)
     return nets
+
+
+def stacks_seeds(config: RunConfig) -> bool:
+    """Whether several seeds of ``config`` train in one process with stacked weights: the MLPs do; the
+    image networks hold one set of weights (their batch norm would pool the statistics of stacked seeds)."""
+    return config.arch == "mlp"
 
 
 def _build_image_nets(config: RunConfig, seeds: list[int]) -> Nets:

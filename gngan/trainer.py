@@ -24,7 +24,7 @@ import gngan
 from gngan.config import RunConfig
 from gngan.data import make_dataset
 from gngan.metrics import EVALUATORS
-from gngan.steps import Stepper, build_nets, build_optimizers
+from gngan.steps import Stepper, build_nets, build_optimizers, stacks_seeds
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
@@ -281,8 +281,9 @@ def run_group(configs: list[RunConfig], run_dirs: list, device: str = "cpu", pro
     missing = [i for i, r in enumerate(results) if r is None]
     if missing and not train:
         raise FileNotFoundError(f"no stored result in {run_dirs[missing[0]]}; run with train=True")
-    groups = [[i] for i in missing] if configs and configs[0].arch != "mlp" else [missing] if missing else []
-    for group in groups:
+    if not missing:
+        return results
+    for group in [missing] if stacks_seeds(configs[0]) else [[i] for i in missing]:
         trained = Trainer([configs[i] for i in group], [run_dirs[i] for i in group], device=device,
                           progress=progress).fit()
         for i, r in zip(group, trained):
