@@ -23,12 +23,12 @@ from gngan.steps import Stepper, build_nets, build_optimizers, per_seed
 
 def old_losses(commit: str):
     src = subprocess.run(["git", "show", f"{commit}:gngan/losses.py"], capture_output=True, text=True, check=True).stdout
-    path = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
-    path.write(src)
-    path.close()
-    spec = importlib.util.spec_from_file_location("old_losses", path.name)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+        f.write(src)
+        f.flush()
+        spec = importlib.util.spec_from_file_location("old_losses", f.name)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
     return mod
 
 
