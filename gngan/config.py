@@ -18,6 +18,9 @@ GEN_LOSSES = ("own", "gm")
 NORMAL_PRIOR_METHODS = ("vae", "vaegan")
 DIS_LOSSES = ("log", "hinge")
 GP_ON = ("logit", "score")
+# how net_G's gradient reaches Eq. 13's gradient terms: "double" = autograd's double backward through net_D
+# (any net_D); "linear" = losses.gradient_matching_linearized (net_D's logit piecewise linear, as all of gngan's)
+GM_BACKWARDS = ("double", "linear")
 DISTGAN_FEATURES = ("disc", "data")
 BUDGETS = ("smoke", "cpu", "paper")
 
@@ -32,7 +35,8 @@ class RunConfig:
     (beta-VAE when != 1). For the standard GAN (Fig. 7), ``lambda_r > 0`` adds neighbors embedding
     between z and net_G(z) to the generator loss and ``gen_loss="gm"`` replaces its objective by
     Eq. 13 (GAN+GM). Image runs set ``arch`` ("cnn"/"resnet"), ``image_size``, ``width`` (channel
-    multiplier, 1 = paper), ``spectral_norm`` (of net_D) and the FID sample counts.
+    multiplier, 1 = paper), ``spectral_norm`` (of net_D) and the FID sample counts. ``gm_backward`` picks
+    how Eq. 13 is differentiated (same values, different cost; see ``GM_BACKWARDS``).
     """
 
     method: str = "gngan"
@@ -72,6 +76,7 @@ class RunConfig:
     width: float = 1.0
     spectral_norm: bool = False
     gen_loss: str = "own"
+    gm_backward: str = "double"
     fid_real: int = 10_000
     fid_fake: int = 5_000
 
@@ -79,7 +84,7 @@ class RunConfig:
         from gngan.losses import NE_BANDWIDTHS
 
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
-                   "arch": ARCHS, "gen_loss": GEN_LOSSES}
+                   "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}={getattr(self, name)!r} is not one of {allowed}")

@@ -287,12 +287,52 @@ def gradient_matching(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Ten
         s_fake = _scores(D(xf), lead, "D(x_fake)")
         g_fake, = torch.autograd.grad(s_fake.sum(), xf, create_graph=True)
 
-    g_real, g_fake = g_real.flatten(lead), g_fake.flatten(lead)
+    return _gm_terms(s_real, s_fake, g_real.flatten(lead), g_fake.flatten(lead), xr.detach().flatten(lead),
+                     xf.flatten(lead), lambda_m1, lambda_m2)
+
+
+def _gm_terms(s_real: Tensor, s_fake: Tensor, g_real: Tensor, g_fake: Tensor, x_real: Tensor, x_fake: Tensor,
+              lambda_m1: float, lambda_m2: float) -> Tensor:
+    """The three terms of Eq. 13 from scores (..., n) and flattened gradients and samples (..., n, d)."""
     norm_term = g_real.norm(dim=-1).mean(-1) - g_fake.norm(dim=-1).mean(-1)
-    inner_term = ((g_real * xr.detach().flatten(lead)).sum(-1).abs().mean(-1)
-                  - (g_fake * xf.flatten(lead)).sum(-1).abs().mean(-1))
+    inner_term = (g_real * x_real).sum(-1).abs().mean(-1) - (g_fake * x_fake).sum(-1).abs().mean(-1)
     score_term = (s_real.mean(-1) - s_fake.mean(-1)).abs()
     return score_term + lambda_m1 * norm_term ** 2 + lambda_m2 * inner_term ** 2
+
+
+def gradient_matching_linearized(D_logit: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor,
+                                 lambda_m1: float = 1.0, lambda_m2: float = 1.0, stacked: bool = False) -> Tensor:
+    """V_G of Eq. 13, equal to ``gradient_matching(lambda x: sigmoid(D_logit(x)), ...)`` in value and in its
+    gradient w.r.t. x_fake when the logit ``D_logit`` is piecewise linear in its input (linear and conv layers,
+    ReLU / LeakyReLU, average pooling, spectral norm; no batch norm in train mode): every net_D of gngan.
+
+    Shapes as ``gradient_matching``; D_logit returns logits (n,) or (n, 1) ((S, n) or (S, n, 1) stacked).
+    For such a net, u = grad D_logit(x) is constant around almost every x, so with s = sigmoid(D_logit(x))
+    the score gradient is grad s = s (1 - s) u and its Jacobian w.r.t. x is s (1 - s)(1 - 2 s) u u^T (what
+    double backprop computes too, since the derivative of ReLU's mask is zero). Both follow from the exact
+    first-order expansion D_logit(x_fake) = a + u . (x_fake - x_fake.detach()), so the double backward
+    through net_D is replaced by elementwise work: one input-gradient pass per side and no second-order pass.
+    """
+    lead = 2 if stacked else 1
+    if lambda_m1 == 0 and lambda_m2 == 0:
+        return gradient_matching(lambda x: torch.sigmoid(D_logit(x)), x_real, x_fake, 0.0, 0.0, stacked)
+
+    def logit_and_grad(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            a = _scores(D_logit(x), lead, name)
+            u, = torch.autograd.grad(a.sum(), x)
+        return a.detach(), u.flatten(lead)
+
+    # two passes, not one over both batches concatenated: that measured 25% slower on CPU
+    a_real, u_real = logit_and_grad(x_real, "D_logit(x_real)")
+    a_fake, u_fake = logit_and_grad(x_fake, "D_logit(x_fake)")
+    xf = x_fake.flatten(lead)
+    a_fake = a_fake + ((xf - xf.detach()) * u_fake).sum(-1)
+    s_real, s_fake = torch.sigmoid(a_real), torch.sigmoid(a_fake)
+    g_real = (s_real * (1 - s_real)).unsqueeze(-1) * u_real
+    g_fake = (s_fake * (1 - s_fake)).unsqueeze(-1) * u_fake
+    return _gm_terms(s_real, s_fake, g_real, g_fake, x_real.detach().flatten(lead), xf, lambda_m1, lambda_m2)
 
 
 def score_distance_gen(score_real: Tensor, score_fake: Tensor) -> Tensor:

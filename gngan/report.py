@@ -232,3 +232,21 @@ def faster_at_every_evaluation(results: dict[str, list[dict]], better: str, wors
     return {"steps": steps[1:], "difference": diff.tolist(), "pooled_std": spread.tolist(),
             "lower_everywhere": bool((diff > 0).all()), "beyond_spread": bool(seeds > 1 and (diff > spread).all()),
             "seeds": seeds}
+
+
+def gm_timing_rows(record: dict, paper_ms: dict) -> list[list]:
+    """One row per way of timing a generator update with and without GM: the paper's (GTX 1080 Ti) and ours
+    (``benchmarks/bench_gm_timing.py``'s stored ``record``), with the ratio and, for ours, the FLOP ratio."""
+    ms, ratio, flop_ratio = record["ms"], record["ratio"], record["flop_ratio"]
+    where = f"CPU, {record['threads']} thread, torch {record['torch_version']}, {record['measured_at'][:10]}"
+    rows = [["paper (GTX 1080 Ti)", f"{paper_ms['with_gm']:.0f}", f"{paper_ms['without_gm']:.0f}",
+             f"{paper_ms['with_gm'] / paper_ms['without_gm']:.2f}", "—"]]
+    for key, how in (("gm_double", "double backward"), ("gm_linear", "linearized (used for our runs)")):
+        rows.append([f"ours, {how} ({where})", f"{ms[key]:.0f}", f"{ms['without_gm']:.0f}", f"{ratio[key]:.2f}",
+                     f"{flop_ratio[key]:.2f}"])
+    return rows
+
+
+def gm_timing_table(record: dict, paper_ms: dict) -> str:
+    return markdown_table(["generator update, batch 64", "with GM (ms)", "without GM (ms)", "ratio", "FLOP ratio"],
+                          gm_timing_rows(record, paper_ms))

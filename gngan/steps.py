@@ -160,6 +160,12 @@ class Stepper:
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.nets.net_D(x))
 
+    def _gradient_matching(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if c.gm_backward == "linear":
+            return losses.gradient_matching_linearized(self.nets.net_D, x, fake, c.lambda_m1, c.lambda_m2, stacked=True)
+        return losses.gradient_matching(self._score, x, fake, c.lambda_m1, c.lambda_m2, stacked=True)
+
     def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str,
                 retain_graph: bool = False) -> torch.Tensor:
         values = per_seed_loss.detach()
@@ -246,16 +252,14 @@ class Stepper:
         if c.method == "mmdrep":
             loss = per_seed(losses.mmd_gen, *on_each(n.net_D.body, x, fake))
         elif c.method == "gngan":
-            loss = losses.gradient_matching(self._score, x, fake, lambda_m1=c.lambda_m1, lambda_m2=c.lambda_m2,
-                                            stacked=True)
+            loss = self._gradient_matching(x, fake)
         elif c.method == "distgan":
             with torch.no_grad():
                 score_real = self._score(x)
             loss = per_seed(losses.score_distance_gen, score_real, self._score(fake))
         elif c.method == "gan":
             if c.gen_loss == "gm":
-                loss = losses.gradient_matching(self._score, x, fake, lambda_m1=c.lambda_m1, lambda_m2=c.lambda_m2,
-                                                stacked=True)
+                loss = self._gradient_matching(x, fake)
             else:
                 loss = per_seed(losses.gan_gen, n.net_D(fake))
             if c.lambda_r > 0:

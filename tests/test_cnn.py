@@ -6,6 +6,7 @@ import time
 import pytest
 import torch
 
+from gngan import losses
 from gngan.cnn import (ARCHS, CNNDiscriminator, CNNGenerator, ImageEncoder, ResNetDiscriminator,
                        ResNetGenerator, build_image_nets, count_parameters)
 
@@ -172,3 +173,21 @@ def test_timing_full_width_cnn_batch64():
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n[timing] full-width CNN, batch 64, CPU, {torch.get_num_threads()} thread(s), load {load:.2f}: "
           f"G fwd+bwd {1e3 * (t1 - t0):.0f} ms, D fwd+bwd {1e3 * (t2 - t1):.0f} ms")
+
+
+@pytest.mark.parametrize("arch, sn", [("cnn", False), ("cnn", True), ("resnet", False), ("resnet", True)])
+def test_every_image_discriminator_admits_the_linearized_gradient_matching(arch, sn):
+    """gm_backward='linear' assumes net_D's logit is piecewise linear in x: check it on each image net_D
+    (with spectral norm in eval mode, so both computations see the same normalised weights)."""
+    nets = _nets(arch, 32, sn=sn)
+    net_G, net_D = nets["net_G"].double(), nets["net_D"].double().eval()
+    gen = torch.Generator().manual_seed(1)
+    z = torch.rand(6, Z, dtype=torch.float64, generator=gen) * 2 - 1
+    x_real = torch.rand(6, 3, 32, 32, dtype=torch.float64, generator=gen) * 2 - 1
+    grads = []
+    for gm in (lambda f: losses.gradient_matching(lambda x: torch.sigmoid(net_D(x)), x_real, f, 1.0, 1.0),
+               lambda f: losses.gradient_matching_linearized(net_D, x_real, f, 1.0, 1.0)):
+        loss = gm(net_G(z))
+        grads.append([loss] + list(torch.autograd.grad(loss, list(net_G.parameters()))))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)

@@ -20,6 +20,7 @@ def test_frozen():
     ({"lambda_p": -1.0}, "lambda_p=-1.0"),
     ({"ne_bandwidth": "perplexity"}, "ne_bandwidth"),
     ({"eval_every": 3, "checkpoint_every": 10}, "multiple"),
+    ({"gm_backward": "triple"}, "gm_backward='triple'"),
 ])
 def test_bad_values_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -36,3 +37,10 @@ def test_old_configs_load_with_defaults():
     d = RunConfig().to_dict()
     d.pop("ne_detach_sigma")
     assert RunConfig.from_dict(d) == RunConfig()
+
+
+def test_runs_stored_before_gm_backward_existed_load_as_double_backward():
+    """Every run stored before the option existed used the double backward: the default must say so."""
+    d = RunConfig(gm_backward="linear").to_dict()
+    d.pop("gm_backward")
+    assert RunConfig.from_dict(d).gm_backward == "double"

@@ -296,6 +296,65 @@ def test_gradient_matching_gradcheck_wrt_fake():
         assert torch.autograd.gradcheck(lambda xf: losses.gradient_matching(D, x_real, xf, l1, l2), (x_fake,))
 
 
+def _relu_logit(leak=0.0, seed=9, stacked_seeds=None):
+    """A two-hidden-layer (Leaky)ReLU MLP logit, x (n, 3) -> (n, 1), or per seed (S, n, 3) -> (S, n, 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    lead = () if stacked_seeds is None else (stacked_seeds,)
+    shapes = [(3, 7), (7,), (7, 5), (5,), (5, 1), (1,)]
+    w1, b1, w2, b2, w3, b3 = (torch.randn(*lead, *s, dtype=torch.float64, generator=gen) for s in shapes)
+
+    def lin(h, w, b):
+        return h @ w + (b if stacked_seeds is None else b[:, None, :])
+
+    act = lambda h: torch.nn.functional.leaky_relu(h, leak)
+    return lambda x: lin(act(lin(act(lin(x, w1, b1)), w2, b2)), w3, b3)
+
+
+@pytest.mark.parametrize("leak", [0.0, 0.1])
+@pytest.mark.parametrize("l1, l2", [(1.0, 0.0), (0.0, 1.0), (0.7, 1.3), (0.0, 0.0)])
+def test_gradient_matching_linearized_equals_double_backward_for_relu_nets(leak, l1, l2):
+    """Same value and same gradient w.r.t. the fake batch (what reaches net_G) as the double backward."""
+    gen = torch.Generator().manual_seed(10)
+    D_logit = _relu_logit(leak)
+    x_real = torch.randn(9, 3, dtype=torch.float64, generator=gen)
+    x_fake = torch.randn(8, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    want = losses.gradient_matching(lambda x: torch.sigmoid(D_logit(x)), x_real, x_fake, l1, l2)
+    got = losses.gradient_matching_linearized(D_logit, x_real, x_fake, l1, l2)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(torch.autograd.grad(got, x_fake)[0], torch.autograd.grad(want, x_fake)[0])
+
+
+def test_gradient_matching_linearized_stacked_equals_per_seed():
+    gen = torch.Generator().manual_seed(11)
+    S = 3
+    D_stacked = _relu_logit(0.1, stacked_seeds=S)
+    x_real = torch.randn(S, 6, 3, dtype=torch.float64, generator=gen)
+    x_fake = torch.randn(S, 5, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    want = losses.gradient_matching(lambda x: torch.sigmoid(D_stacked(x)), x_real, x_fake, 0.5, 2.0, stacked=True)
+    got = losses.gradient_matching_linearized(D_stacked, x_real, x_fake, 0.5, 2.0, stacked=True)
+    assert got.shape == (S,)
+    torch.testing.assert_close(got, want)
+    g_got, = torch.autograd.grad(got.sum(), x_fake)
+    g_want, = torch.autograd.grad(want.sum(), x_fake)
+    torch.testing.assert_close(g_got, g_want)
+
+
+def test_gradient_matching_linearized_is_wrong_for_curved_nets():
+    """The requirement is real: with tanh the input gradient varies with x and the shortcut misses that."""
+    gen = torch.Generator().manual_seed(12)
+    w1 = torch.randn(3, 5, dtype=torch.float64, generator=gen)
+    w2 = torch.randn(5, dtype=torch.float64, generator=gen)
+    D_logit = lambda x: torch.tanh(x @ w1) @ w2
+    x_real = torch.randn(6, 3, dtype=torch.float64, generator=gen)
+    x_fake = torch.randn(6, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    want = losses.gradient_matching(lambda x: torch.sigmoid(D_logit(x)), x_real, x_fake, 1.0, 1.0)
+    got = losses.gradient_matching_linearized(D_logit, x_real, x_fake, 1.0, 1.0)
+    torch.testing.assert_close(got, want)  # values agree: only the gradient relies on linearity
+    g_got, = torch.autograd.grad(got, x_fake)
+    g_want, = torch.autograd.grad(want, x_fake)
+    assert (g_got - g_want).abs().max() > 1e-3
+
+
 # --------------------------------------------------------------------------------------------------
 # 5. gradient penalty
 

@@ -102,3 +102,14 @@ def test_fid_rows_and_the_faster_convergence_rule():
     res["both"] = _fid_runs([[400, 320, 150], [400, 300, 160]])
     out = report.faster_at_every_evaluation(res, "both", "orig")
     assert not out["lower_everywhere"] and not out["beyond_spread"]
+
+
+def test_gm_timing_table_reads_every_number_from_the_record():
+    record = {"ms": {"without_gm": 800.0, "gm_double": 1500.4, "gm_linear": 960.6},
+              "ratio": {"gm_double": 1.8755, "gm_linear": 1.2007}, "flop_ratio": {"gm_double": 1.683, "gm_linear": 1.171},
+              "threads": 1, "torch_version": "2.x", "measured_at": "2026-12-01T14:00:00+00:00"}
+    rows = report.gm_timing_rows(record, {"with_gm": 53.0, "without_gm": 43.0})
+    assert rows[0][1:4] == ["53", "43", "1.23"]
+    assert rows[1][1:] == ["1500", "800", "1.88", "1.68"]
+    assert rows[2][1:] == ["961", "800", "1.20", "1.17"]
+    assert "2026-12-01" in rows[1][0] and "linearized" in rows[2][0]
