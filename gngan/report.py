@@ -250,3 +250,65 @@ def gm_timing_rows(record: dict, paper_ms: dict) -> list[list]:
 def gm_timing_table(record: dict, paper_ms: dict) -> str:
     return markdown_table(["generator update, batch 64", "with GM (ms)", "without GM (ms)", "ratio", "FLOP ratio"],
                           gm_timing_rows(record, paper_ms))
+
+
+# The rule for "is the paper's mean ± std over n runs reproduced by ours?", fixed before reading the results.
+PAPER_RUNS = 8
+ALPHA = 0.05
+
+
+def compare_with_paper(ours, paper_mean: float, paper_std: float, paper_runs: int = PAPER_RUNS,
+                       alpha: float = ALPHA) -> dict:
+    """Our per-seed values against the paper's mean ± std over ``paper_runs`` runs.
+
+    Welch's t-test (from the paper's summary statistics, its std read as the sample std) asks whether the
+    means differ beyond the spread; a one-sided F-test asks whether our seeds spread more than the paper's.
+    Verdict: "not reproduced" when the means differ (p < alpha); else "partly" when our spread is larger
+    (p < alpha; a paper std of 0 against any spread of ours counts as larger); else "reproduced".
+    Returns dict(verdict, text, welch_p, f_p, direction); with fewer than 2 seeds, verdict None.
+    """
+    from scipy.stats import f as f_dist
+    from scipy.stats import ttest_ind_from_stats
+
+    v = np.asarray(ours, dtype=float)
+    if len(v) < 2:
+        return {"verdict": None, "text": "no verdict: one seed has no spread", "welch_p": None, "f_p": None,
+                "direction": None}
+    mean, std = v.mean(), v.std(ddof=1)
+    direction = "higher" if mean > paper_mean else "lower" if mean < paper_mean else "equal"
+    if std == 0 and paper_std == 0:
+        welch_p = 1.0 if mean == paper_mean else 0.0
+    else:
+        welch_p = float(ttest_ind_from_stats(mean, std, len(v), paper_mean, paper_std, paper_runs,
+                                             equal_var=False).pvalue)
+    if std == 0:
+        f_p = 1.0
+    elif paper_std == 0:
+        f_p = 0.0
+    else:
+        f_p = float(f_dist.sf((std / paper_std) ** 2, len(v) - 1, paper_runs - 1))
+    if welch_p < alpha:
+        verdict, text = "not reproduced", f"not reproduced: ours {direction} (Welch p = {welch_p:.3f})"
+    elif f_p < alpha:
+        verdict = "partly"
+        text = (f"partly: the means agree (Welch p = {welch_p:.2f}) but our seeds spread more "
+                f"(F-test p = {f_p:.3f})")
+    else:
+        verdict, text = "reproduced", f"reproduced: the means agree (Welch p = {welch_p:.2f}), spreads comparable"
+    return {"verdict": verdict, "text": text, "welch_p": welch_p, "f_p": f_p, "direction": direction}
+
+
+def paper_comparison_rows(results: dict[str, list[dict]], labels: dict[str, str], paper: dict,
+                          key: str = "covered_modes", paper_key: str = "registered_modes") -> list[list]:
+    """Per method with a paper value: ours (mean ± std), the paper's, Welch p, F-test p, verdict."""
+    rows = []
+    for m, runs in results.items():
+        if m not in paper:
+            continue
+        v = [r["final"][key] for r in runs]
+        p_mean, p_std = paper[m][paper_key]
+        out = compare_with_paper(v, p_mean, p_std)
+        fmt = lambda x: "—" if x is None else f"{x:.3f}"
+        rows.append([labels.get(m, m), mean_std(v), f"{p_mean:.2f} ± {p_std:.2f}", fmt(out["welch_p"]),
+                     fmt(out["f_p"]), out["verdict"] or "no verdict (one seed)"])
+    return rows

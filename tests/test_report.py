@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from gngan import report
 
 
@@ -113,3 +116,36 @@ def test_gm_timing_table_reads_every_number_from_the_record():
     assert rows[1][1:] == ["1500", "800", "1.88", "1.68"]
     assert rows[2][1:] == ["961", "800", "1.20", "1.17"]
     assert "2026-12-01" in rows[1][0] and "linearized" in rows[2][0]
+
+
+def test_compare_with_paper_rule_and_p_values():
+    import math
+
+    from scipy import stats
+
+    ours = [23, 23, 25, 1, 1, 16, 0, 13]
+    out = report.compare_with_paper(ours, 14.25, 2.49)
+    # Welch's t-test and the F-test written out by hand
+    m, s, n = np.mean(ours), np.std(ours, ddof=1), len(ours)
+    se2 = s ** 2 / n + 2.49 ** 2 / 8
+    t = (m - 14.25) / math.sqrt(se2)
+    df = se2 ** 2 / ((s ** 2 / n) ** 2 / (n - 1) + (2.49 ** 2 / 8) ** 2 / 7)
+    assert out["welch_p"] == pytest.approx(2 * stats.t.sf(abs(t), df))
+    assert out["f_p"] == pytest.approx(stats.f.sf(s ** 2 / 2.49 ** 2, n - 1, 7))
+    assert out["verdict"] == "partly" and out["direction"] == "lower"
+    assert report.compare_with_paper([25] * 8, 13.48, 2.31)["verdict"] == "not reproduced"
+    assert report.compare_with_paper([25] * 8, 13.48, 2.31)["direction"] == "higher"
+    assert report.compare_with_paper([24, 25, 24, 24, 25, 24, 25, 24], 24.39, 0.44)["verdict"] == "reproduced"
+    assert report.compare_with_paper([25] * 8, 25.0, 0.0)["verdict"] == "reproduced"
+    assert report.compare_with_paper([24, 25] * 4, 24.5, 0.0)["verdict"] == "partly"
+    assert report.compare_with_paper([20], 24.39, 0.44)["verdict"] is None
+
+
+def test_paper_comparison_rows_use_the_rule_per_method():
+    runs = lambda vals: [{"final": {"covered_modes": v}} for v in vals]
+    results = {"vae": runs([25] * 8), "ours_only": runs([3, 4]), "gan": runs([14, 15, 13, 14, 16, 12, 14, 15])}
+    paper = {"vae": {"registered_modes": (13.48, 2.31)}, "gan": {"registered_modes": (14.25, 2.49)}}
+    rows = report.paper_comparison_rows(results, {"vae": "VAE"}, paper)
+    assert [r[0] for r in rows] == ["VAE", "gan"]
+    assert rows[0][1:3] == ["25.00 ± 0.00", "13.48 ± 2.31"] and rows[0][5] == "not reproduced"
+    assert rows[1][5] == "reproduced"

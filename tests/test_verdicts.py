@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from gngan import experiments, paper, verdicts
+from gngan import experiments, paper, report, verdicts
 
 
 def _final(section, budget, method, seed):
@@ -36,6 +36,7 @@ def test_2d_rows_equal_stored_results_or_say_not_run():
         else:
             v = np.array([f["covered_modes"] for f in finals], dtype=float)
             assert row[2] == f"{v.mean():.2f} ± {v.std():.2f} modes"
+            assert row[4] == report.compare_with_paper(v, *paper.TABLE2[m]["registered_modes"])["text"]
 
 
 def test_timing_row_equals_stored_benchmark():
