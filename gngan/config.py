@@ -36,7 +36,8 @@ class RunConfig:
     between z and net_G(z) to the generator loss and ``gen_loss="gm"`` replaces its objective by
     Eq. 13 (GAN+GM). Image runs set ``arch`` ("cnn"/"resnet"), ``image_size``, ``width`` (channel
     multiplier, 1 = paper), ``spectral_norm`` (of net_D) and the FID sample counts. ``gm_backward`` picks
-    how Eq. 13 is differentiated (same values, different cost; see ``GM_BACKWARDS``).
+    how Eq. 13 is differentiated (same values, different cost; see ``GM_BACKWARDS``). ``vae_recon`` and
+    ``vae_sigma`` are the VAE decoder's likelihood and Gaussian std (``losses.vae_ae``; book: baselines page).
     """
 
     method: str = "gngan"
@@ -77,14 +78,17 @@ class RunConfig:
     spectral_norm: bool = False
     gen_loss: str = "own"
     gm_backward: str = "double"
+    vae_recon: str = "gaussian"
+    vae_sigma: float = 0.05 / (2 * 4.18)
     fid_real: int = 10_000
     fid_fake: int = 5_000
 
     def __post_init__(self):
-        from gngan.losses import NE_BANDWIDTHS
+        from gngan.losses import NE_BANDWIDTHS, VAE_RECONS
 
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
-                   "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS}
+                   "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS,
+                   "vae_recon": VAE_RECONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}={getattr(self, name)!r} is not one of {allowed}")
@@ -107,6 +111,8 @@ class RunConfig:
         if self.arch != "mlp" and self.method not in IMAGE_METHODS:
             raise ValueError(f"config method={self.method!r} is implemented for the 2D section only; image runs "
                              f"support {IMAGE_METHODS}")
+        if self.vae_sigma <= 0:
+            raise ValueError(f"config vae_sigma={self.vae_sigma} must be > 0 (the VAE decoder's Gaussian std)")
         if self.width <= 0:
             raise ValueError(f"config width={self.width} must be > 0 (1.0 = the paper's channel counts)")
         if self.gen_loss == "gm" and self.method != "gan":

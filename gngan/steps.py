@@ -278,7 +278,8 @@ class Stepper:
     def vae_step(self) -> torch.Tensor:
         x = self._x()
         z, mu, logvar = self._posterior_sample(x)
-        loss = per_seed(losses.vae_ae, x, self.nets.net_G(z), mu, logvar, beta=self.config.beta)
+        loss = per_seed(losses.vae_ae, x, self.nets.net_G(z), mu, logvar, beta=self.config.beta,
+                        recon=self.config.vae_recon, sigma=self.config.vae_sigma)
         return self._update("AE", loss, "ae")
 
     def vaegan_step(self) -> dict[str, torch.Tensor]:

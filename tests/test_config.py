@@ -21,6 +21,8 @@ def test_frozen():
     ({"ne_bandwidth": "perplexity"}, "ne_bandwidth"),
     ({"eval_every": 3, "checkpoint_every": 10}, "multiple"),
     ({"gm_backward": "triple"}, "gm_backward='triple'"),
+    ({"vae_recon": "laplace"}, "vae_recon='laplace'"),
+    ({"vae_sigma": 0.0}, "vae_sigma=0.0"),
 ])
 def test_bad_values_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -44,3 +46,10 @@ def test_runs_stored_before_gm_backward_existed_load_as_double_backward():
     d = RunConfig(gm_backward="linear").to_dict()
     d.pop("gm_backward")
     assert RunConfig.from_dict(d).gm_backward == "double"
+
+
+def test_vae_sigma_default_is_the_loss_default():
+    """Stored VAE runs (before the field existed) used losses.VAE_SIGMA: the default must equal it exactly."""
+    from gngan import losses
+
+    assert RunConfig().vae_sigma == losses.VAE_SIGMA and RunConfig().vae_recon == "gaussian"

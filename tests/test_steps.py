@@ -149,3 +149,17 @@ def test_gm_backward_linear_trains_as_double(method):
             torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=f"{method} step {step} {k}")
     for p, q in zip(runs[0].nets.net_G.parameters(), runs[1].nets.net_G.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_vae_step_uses_the_configured_decoder_sigma():
+    """With the same draws, the VAE loss at three decoder stds obeys L(s) = SS / (2 s^2) + log(2 pi s^2) + KL
+    (D = 2): the squared error SS solved from two of them predicts the third."""
+    import math
+
+    base = GRID2D_METHODS["vae"].replace(batch_size=32)
+    loss = {s: _stepper(base.replace(vae_sigma=s), [0]).vae_step()[0].item() for s in (0.01, 0.05, 0.2)}
+    f = lambda s: 1 / (2 * s ** 2)
+    g = lambda s: math.log(2 * math.pi * s ** 2)
+    ss = ((loss[0.01] - loss[0.05]) - (g(0.01) - g(0.05))) / (f(0.01) - f(0.05))
+    predicted = loss[0.05] + ss * (f(0.2) - f(0.05)) + g(0.2) - g(0.05)
+    assert loss[0.2] == pytest.approx(predicted, rel=1e-4)
