@@ -138,9 +138,9 @@ METHOD_LABELS.update({"gngan_orig": "GN-GAN (original)", "gngan_ne": "GN-GAN (+N
 IMAGE_BUDGETS = {
     "smoke": {"seeds": [0], "num_steps": 2, "eval_every": 2, "checkpoint_every": 2, "width": 0.125,
               "batch_size": 16, "fid_real": 64, "fid_fake": 16},
-    # ~12 CPU-hours for all three sections (benchmarks/bench_image_steps.py, one thread; the chapters show
-    # the arithmetic): half-width networks, 800 iterations, FID of 1K generated images every 200.
-    "cpu": {"seeds": [0], "num_steps": 800, "eval_every": 200, "checkpoint_every": 200, "width": 0.5,
+    # about 10.4 CPU-hours for all three sections (image_cpu_hours, from benchmarks/bench_image_steps.py of
+    # 2026-12-01, one thread): half-width networks, 1,000 iterations, FID of 1K generated images every 200.
+    "cpu": {"seeds": [0], "num_steps": 1000, "eval_every": 200, "checkpoint_every": 200, "width": 0.5,
             "fid_real": 10_000, "fid_fake": 1_000},
     "paper": {"seeds": [0]},
 }
@@ -350,6 +350,25 @@ def stored_results(section: str, configs: dict[str, list[RunConfig]], budget: st
         if found:
             out[method] = found
     return out
+
+
+def stored_benchmark(name: str) -> dict | None:
+    """The stored measurement results/benchmarks/<name>.json of a script under benchmarks/, or None."""
+    path = RESULTS_ROOT / "benchmarks" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def image_cpu_hours(budget: str, timing: dict | None = None) -> float | None:
+    """Estimated one-thread CPU-hours to train every run of the three image sections at ``budget`` (FID
+    evaluations included, the reference statistics not), or None without stored timings."""
+    total = 0.0
+    for section in IMAGE_SECTIONS:
+        cost = image_seconds_per_iteration(section, budget, timing)
+        configs = image_configs(section, budget)
+        if set(cost) != set(configs):
+            return None
+        total += sum(cost[m] * c.num_steps for m, cfgs in configs.items() for c in cfgs)
+    return total / 3600
 
 
 def image_seconds_per_iteration(section: str, budget: str, timing: dict | None = None) -> dict[str, float]:

@@ -223,3 +223,8 @@ def test_cpu_budget_fits_about_twelve_cpu_hours():
             for m, cfgs in experiments.image_configs(sec, "cpu").items():
                 hours += per_it[m] * cfgs[0].num_steps * len(cfgs) / 3600
         assert 6 < hours < 13, hours
+        assert experiments.image_cpu_hours("cpu") == pytest.approx(hours)
+    runs = sum(len(cfgs) for sec in experiments.IMAGE_SECTIONS for cfgs in experiments.image_configs(sec, "cpu").values())
+    steps = experiments.image_configs("03_ablation", "cpu")["distgan"][0].num_steps
+    assert experiments.image_cpu_hours("cpu", timing) == pytest.approx(runs * steps * (2.0 + c.fid_fake * 0.1 / c.eval_every) / 3600)
+    assert experiments.image_cpu_hours("cpu", {"seconds_per_iteration": {}, "fid_seconds_per_image": 0.1}) is None
