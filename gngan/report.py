@@ -312,3 +312,19 @@ def paper_comparison_rows(results: dict[str, list[dict]], labels: dict[str, str]
         rows.append([labels.get(m, m), mean_std(v), f"{p_mean:.2f} ± {p_std:.2f}", fmt(out["welch_p"]),
                      fmt(out["f_p"]), out["verdict"] or "no verdict (one seed)"])
     return rows
+
+
+def bf16_note(record: dict | None) -> str:
+    """One paragraph on the bf16-autocast trial (``benchmarks/bench_bf16.py``'s stored ``record``)."""
+    if record is None:
+        return "bfloat16 autocast has not been measured here (`benchmarks/bench_bf16.py`); all runs use float32."
+    speed = ", ".join(f"{m} {v:.2f}x" for m, v in record["speedup"].items())
+    flags = ", ".join(record["cpu_bf16_flags"]) or "none"
+    adopted = all(v > 1 for v in record["speedup"].values())
+    return (f"**Precision.** `torch.autocast(\"cpu\", dtype=torch.bfloat16)` against float32, one training iteration "
+            f"at width {record['width']} ({record['measured_at'][:10]}): speed-up {speed} (below 1 is slower). "
+            f"This CPU's bf16 instruction flags: {flags}. "
+            + ("bf16 is faster here; adopting it would still need the loss curves and FIDs to match float32 within "
+               "the seed spread, which we have not checked, so all runs use float32." if adopted else
+               "Without native bf16 the casts cost more than they save, so bf16 cannot speed up the `cpu` budget and "
+               "was not adopted (its accuracy was therefore not compared): all runs use float32."))

@@ -149,3 +149,13 @@ def test_paper_comparison_rows_use_the_rule_per_method():
     assert [r[0] for r in rows] == ["VAE", "gan"]
     assert rows[0][1:3] == ["25.00 ± 0.00", "13.48 ± 2.31"] and rows[0][5] == "not reproduced"
     assert rows[1][5] == "reproduced"
+
+
+def test_bf16_note_follows_the_measurement():
+    record = {"speedup": {"gngan_ne_gm": 0.35, "gan": 0.37}, "cpu_bf16_flags": [], "width": 0.5,
+              "measured_at": "2026-12-01T14:25:00+00:00"}
+    text = report.bf16_note(record)
+    assert "gngan_ne_gm 0.35x, gan 0.37x" in text and "flags: none" in text and "not adopted" in text
+    faster = dict(record, speedup={"gan": 1.8}, cpu_bf16_flags=["avx512_bf16"])
+    assert "have not checked" in report.bf16_note(faster)
+    assert "float32" in report.bf16_note(None)
