@@ -328,3 +328,27 @@ def bf16_note(record: dict | None) -> str:
                "the seed spread, which we have not checked, so all runs use float32." if adopted else
                "Without native bf16 the casts cost more than they save, so bf16 cannot speed up the `cpu` budget and "
                "was not adopted (its accuracy was therefore not compared): all runs use float32."))
+
+
+def verdict_summary(rows: list[list]) -> str:
+    """Markdown bullets grouping ``paper_comparison_rows`` by verdict (and, for the differences, direction)."""
+    groups: dict[str, list[str]] = {}
+    for method, ours, theirs, _, _, verdict in rows:
+        if verdict == "not reproduced":
+            mean_ours, mean_paper = float(ours.split(" ± ")[0]), float(theirs.split(" ± ")[0])
+            verdict = f"not reproduced, ours {'higher' if mean_ours > mean_paper else 'lower'}"
+        groups.setdefault(verdict, []).append(method)
+    order = ["reproduced", "partly", "not reproduced, ours higher", "not reproduced, ours lower"]
+    keys = [k for k in order if k in groups] + [k for k in groups if k not in order]
+    return "\n".join(f"- **{k}**: {', '.join(groups[k])}" for k in keys)
+
+
+def weak_seeds(results: dict[str, list[dict]], labels: dict[str, str], key: str = "covered_modes",
+               below: float = 20) -> list[list]:
+    """[method, seeds below the threshold with their values, count] for methods with any such seed."""
+    rows = []
+    for m, runs in results.items():
+        low = [(r["manifest"]["seed"], r["final"][key]) for r in runs if r["final"][key] < below]
+        if low:
+            rows.append([labels.get(m, m), ", ".join(f"seed {s}: {v:g}" for s, v in low), f"{len(low)} of {len(runs)}"])
+    return rows

@@ -159,3 +159,18 @@ def test_bf16_note_follows_the_measurement():
     faster = dict(record, speedup={"gan": 1.8}, cpu_bf16_flags=["avx512_bf16"])
     assert "have not checked" in report.bf16_note(faster)
     assert "float32" in report.bf16_note(None)
+
+
+def test_verdict_summary_groups_rows_by_verdict_and_direction():
+    rows = [["GAN", "12.75 ± 10.06", "14.25 ± 2.49", "0.7", "0.001", "partly"],
+            ["VAE", "25.00 ± 0.00", "13.48 ± 2.31", "0.000", "1.000", "not reproduced"],
+            ["ALI", "4.50 ± 5.39", "17.81 ± 1.80", "0.000", "0.000", "not reproduced"],
+            ["β-VAE", "25.00 ± 0.00", "18.00 ± 2.33", "0.000", "1.000", "not reproduced"]]
+    assert report.verdict_summary(rows).splitlines() == [
+        "- **partly**: GAN", "- **not reproduced, ours higher**: VAE, β-VAE", "- **not reproduced, ours lower**: ALI"]
+
+
+def test_weak_seeds_lists_seeds_below_the_threshold():
+    run = lambda s, v: {"manifest": {"seed": s}, "final": {"covered_modes": v}}
+    results = {"a": [run(0, 25), run(6, 10)], "b": [run(0, 21), run(1, 24)]}
+    assert report.weak_seeds(results, {"a": "A"}) == [["A", "seed 6: 10", "1 of 2"]]
