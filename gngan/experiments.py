@@ -66,6 +66,14 @@ GRID2D_METHODS.update({
 METHOD_LABELS.update({"gngan_ne_gm": "GN-GAN (+NE+GM)", "wgangp": "WGAN-GP", "gan": "GAN", "vae": "VAE",
                       "beta_vae": "β-VAE", "ali": "ALI", "vaegan": "VAEGAN", "mmdrep": "MMD-GAN (repulsive, ours)",
                       "bourgan": "BourGAN (ours)"})
+# Sensitivity checks (ours, not rows of Table 2): one setting of a baseline changed, to test an explanation of
+# why our row differs from the paper's. {key: (config, the Table 2 method it probes, what changes)}.
+GRID2D_CHECKS = {
+    **{f"vae_sigma_{s:g}": (GRID2D_METHODS["vae"].replace(vae_sigma=s), "vae", f"decoder std {s:g} (default 0.006)")
+       for s in (0.03, 0.1, 0.3)},
+    "ali_lr_1e-4": (GRID2D_METHODS["ali"].replace(lr=1e-4), "ali", "Adam lr 1e-4 (ALI's own mixture experiment)"),
+}
+METHOD_LABELS.update({k: f"{METHOD_LABELS[probe]}, {what}" for k, (_, probe, what) in GRID2D_CHECKS.items()})
 GRID2D_BUDGETS = {
     "smoke": {"seeds": [0, 1], "num_steps": 40, "eval_every": 20, "checkpoint_every": 20, "eval_samples": 500},
     "cpu": {"seeds": list(range(8)), "num_steps": 195_313},
@@ -279,6 +287,7 @@ GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.080, "distga
 # measured 0.0057 in the same conditions). MMD-rep's kernels on 64 features cost O(n^2 * 64) per seed.
 GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.010, "vaegan": 0.012,
                                      "mmdrep": 0.04, "bourgan": 0.020})
+GRID2D_SECONDS_PER_ITERATION.update({k: GRID2D_SECONDS_PER_ITERATION[probe] for k, (_, probe, _) in GRID2D_CHECKS.items()})
 
 
 def split_by_cost(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None,
@@ -315,15 +324,18 @@ def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, 
 
 def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
                    methods: list[str] | None = None) -> dict[str, list[RunConfig]]:
-    """{method: [one config per seed]} for the 2D section (Table 2) at ``budget``."""
+    """{method: [one config per seed]} for the 2D section at ``budget``: the Table 2 methods by default;
+    ``methods`` may also name sensitivity checks (GRID2D_CHECKS)."""
     seeds, spec = _budget_spec(GRID2D_BUDGETS, budget, seeds, num_steps)
-    unknown = sorted(set(methods or []) - set(GRID2D_METHODS))
+    table = {**GRID2D_METHODS, **{k: v[0] for k, v in GRID2D_CHECKS.items()}}
+    unknown = sorted(set(methods or []) - set(table))
     if unknown:
-        raise ValueError(f"unknown 2D methods {unknown}; use some of {sorted(GRID2D_METHODS)}")
+        raise ValueError(f"unknown 2D methods {unknown}; use some of {sorted(GRID2D_METHODS)} or the checks "
+                         f"{sorted(GRID2D_CHECKS)}")
     if num_steps is not None:
         spec["checkpoint_every"] = spec["eval_every"] * 5 if num_steps >= 100 else spec["eval_every"]
     chosen = methods or list(GRID2D_METHODS)
-    return {m: [GRID2D_METHODS[m].replace(seed=s, **spec) for s in seeds] for m in chosen}
+    return {m: [table[m].replace(seed=s, **spec) for s in seeds] for m in chosen}
 
 
 def results_location(section: str, budget: str) -> str:

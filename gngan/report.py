@@ -352,3 +352,17 @@ def weak_seeds(results: dict[str, list[dict]], labels: dict[str, str], key: str 
         if low:
             rows.append([labels.get(m, m), ", ".join(f"seed {s}: {v:g}" for s, v in low), f"{len(low)} of {len(runs)}"])
     return rows
+
+
+def sensitivity_rows(check_results: dict[str, list[dict]], checks: dict[str, tuple], table_results: dict[str, list[dict]],
+                     paper: dict, labels: dict[str, str], key: str = "covered_modes",
+                     paper_key: str = "registered_modes") -> list[list]:
+    """Per stored sensitivity check: what it changes, its mean ± std, the probed method's (our default
+    setting) and the paper's value."""
+    rows = []
+    for k, runs in check_results.items():
+        _, probe, what = checks[k]
+        default = mean_std([r["final"][key] for r in table_results[probe]]) if probe in table_results else "—"
+        theirs = "{:.2f} ± {:.2f}".format(*paper[probe][paper_key]) if probe in paper else "—"
+        rows.append([labels.get(probe, probe), what, len(runs), mean_std([r["final"][key] for r in runs]), default, theirs])
+    return rows

@@ -174,3 +174,13 @@ def test_weak_seeds_lists_seeds_below_the_threshold():
     run = lambda s, v: {"manifest": {"seed": s}, "final": {"covered_modes": v}}
     results = {"a": [run(0, 25), run(6, 10)], "b": [run(0, 21), run(1, 24)]}
     assert report.weak_seeds(results, {"a": "A"}) == [["A", "seed 6: 10", "1 of 2"]]
+
+
+def test_sensitivity_rows_put_each_check_beside_its_default_and_the_paper():
+    run = lambda v: {"final": {"covered_modes": v}}
+    checks = {"vae_sigma_0.1": (None, "vae", "decoder std 0.1"), "ali_lr": (None, "ali", "lr 1e-4")}
+    rows = report.sensitivity_rows({"vae_sigma_0.1": [run(10), run(12)], "ali_lr": [run(5)]}, checks,
+                                   {"vae": [run(25), run(25)]}, {"vae": {"registered_modes": (13.48, 2.31)}},
+                                   {"vae": "VAE"})
+    assert rows[0] == ["VAE", "decoder std 0.1", 2, "11.00 ± 1.00", "25.00 ± 0.00", "13.48 ± 2.31"]
+    assert rows[1] == ["ali", "lr 1e-4", 1, "5.00 ± 0.00", "—", "—"]
