@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 
@@ -114,12 +113,11 @@ def _table2_rows(budget: str) -> list[list]:
 
 
 def _timing_row() -> list:
-    path = experiments.RESULTS_ROOT / "benchmarks" / "gm_timing.json"
     claim = (f"{paper.GM_TIMING_MS['with_gm']:.0f} vs {paper.GM_TIMING_MS['without_gm']:.0f} ms per G update, "
              f"ratio {paper.GM_TIMING_MS['with_gm'] / paper.GM_TIMING_MS['without_gm']:.2f} (GTX 1080 Ti)")
-    if not path.exists():
+    t = experiments.stored_benchmark("gm_timing")
+    if t is None:
         return ["Cost of GM", claim, "—", "cpu", "not run here yet", "benchmarks/README.md"]
-    t = json.loads(path.read_text())
     ms, ratio = t["ms"], t["ratio"]
     ours = (f"{ms['gm_linear']:.0f} vs {ms['without_gm']:.0f} ms, ratio {ratio['gm_linear']:.2f} "
             f"(double backward: {ratio['gm_double']:.2f}; CPU, {t['threads']} thread)")
