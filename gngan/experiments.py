@@ -274,8 +274,12 @@ def missing_runs(section: str, configs: dict[str, list[RunConfig]], budget: str,
 
 
 def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) -> float:
-    """Wall-time estimate of training ``configs`` as one stacked group from a measured per-iteration cost."""
-    return configs[0].num_steps * seconds_per_iteration / 60
+    """Wall-time estimate of training the seeds ``configs`` of one method from a measured per-iteration cost:
+    one stacked group (the MLPs), or one run per seed after the other (the image networks)."""
+    from gngan.steps import stacks_seeds
+
+    runs = 1 if stacks_seeds(configs[0]) else len(configs)
+    return runs * configs[0].num_steps * seconds_per_iteration / 60
 
 
 # Measured seconds per iteration of an 8-seed group, 1 thread, 2D config (benchmarks/bench_stacked.py;

@@ -168,16 +168,19 @@ def _hours(h: float) -> str:
 def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float]) -> list[list]:
     """One row per budget: the command, the runs, and wall-time estimates from measured per-iteration costs.
 
-    ``plans`` is {budget: {"command": str, "configs": {method: [RunConfig per seed]}, "where": str}}. All
-    seeds of a method train as one group (stacked), so a method costs num_steps x its group's seconds
-    per iteration; a method without a measured cost is reported as such, never guessed."""
+    ``plans`` is {budget: {"command": str, "configs": {method: [RunConfig per seed]}, "where": str}}. The
+    seeds of an MLP method train as one stacked group, so it costs num_steps x its group's seconds per
+    iteration; an image method trains its seeds one after the other; a method without a measured cost is
+    reported as such, never guessed."""
+    from gngan.experiments import estimated_minutes
+
     rows = []
     for budget, plan in plans.items():
         configs = plan["configs"]
         hours, unknown = [], []
         for m, cfgs in configs.items():
             if m in seconds_per_iteration:
-                hours.append(cfgs[0].num_steps * seconds_per_iteration[m] / 3600)
+                hours.append(estimated_minutes(cfgs, seconds_per_iteration[m]) / 60)
             else:
                 unknown.append(m)
         seeds = sorted({len(c) for c in configs.values()})

@@ -101,3 +101,12 @@ def test_2d_sensitivity_checks_change_one_setting_of_the_method_they_probe():
         assert len(config.diff(experiments.GRID2D_METHODS[probe])) == 1, key
         assert configs[key][0] == config.replace(seed=0)  # the cpu budget is the full protocol
         assert key in experiments.GRID2D_SECONDS_PER_ITERATION and key in experiments.METHOD_LABELS
+
+
+def test_estimated_minutes_counts_sequential_image_seeds_but_one_stacked_2d_group():
+    two_d = experiments.grid2d_configs("cpu", methods=["gan"])["gan"]
+    assert len(two_d) == 8
+    assert experiments.estimated_minutes(two_d, 0.01) == pytest.approx(two_d[0].num_steps * 0.01 / 60)
+    image = experiments.image_configs("03_ablation", "cpu", methods=["distgan"])["distgan"]
+    assert len(image) == 2
+    assert experiments.estimated_minutes(image, 2.0) == pytest.approx(2 * image[0].num_steps * 2.0 / 60)
