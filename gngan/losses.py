@@ -312,6 +312,7 @@ def gradient_matching_linearized(D_logit: Callable[[Tensor], Tensor], x_real: Te
     double backprop computes too, since the derivative of ReLU's mask is zero). Both follow from the exact
     first-order expansion D_logit(x_fake) = a + u . (x_fake - x_fake.detach()), so the double backward
     through net_D is replaced by elementwise work: one input-gradient pass per side and no second-order pass.
+    Unlike ``gradient_matching``, no gradient reaches net_D's parameters (the generator step needs none).
     """
     lead = 2 if stacked else 1
     if lambda_m1 == 0 and lambda_m2 == 0:
