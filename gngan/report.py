@@ -348,12 +348,20 @@ def verdict_summary(rows: list[list]) -> str:
 
 def weak_seeds(results: dict[str, list[dict]], labels: dict[str, str], key: str = "covered_modes",
                below: float = 20) -> list[list]:
-    """[method, seeds below the threshold with their values, count] for methods with any such seed."""
+    """[method, seeds below the threshold with their final values, their best value during training and where,
+    count] for methods with any such seed: a seed that never got there differs from one that got there and
+    lost it."""
     rows = []
     for m, runs in results.items():
-        low = [(r["manifest"]["seed"], r["final"][key]) for r in runs if r["final"][key] < below]
-        if low:
-            rows.append([labels.get(m, m), ", ".join(f"seed {s}: {v:g}" for s, v in low), f"{len(low)} of {len(runs)}"])
+        low = [r for r in runs if r["final"][key] < below]
+        if not low:
+            continue
+        finals = ", ".join(f"seed {r['manifest']['seed']}: {r['final'][key]:g}" for r in low)
+        best = []
+        for r in low:
+            top = max(r["history"], key=lambda h: h.get(key, float("-inf")))
+            best.append(f"seed {r['manifest']['seed']}: {top[key]:g} at {top['step']:,}")
+        rows.append([labels.get(m, m), finals, ", ".join(best), f"{len(low)} of {len(runs)}"])
     return rows
 
 

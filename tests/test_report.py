@@ -171,9 +171,12 @@ def test_verdict_summary_groups_rows_by_verdict_and_direction():
 
 
 def test_weak_seeds_lists_seeds_below_the_threshold():
-    run = lambda s, v: {"manifest": {"seed": s}, "final": {"covered_modes": v}}
-    results = {"a": [run(0, 25), run(6, 10)], "b": [run(0, 21), run(1, 24)]}
-    assert report.weak_seeds(results, {"a": "A"}) == [["A", "seed 6: 10", "1 of 2"]]
+    def run(s, values):
+        history = [{"step": 1000 * i, "covered_modes": v} for i, v in enumerate(values)]
+        return {"manifest": {"seed": s}, "final": history[-1], "history": history}
+
+    results = {"a": [run(0, [0, 25]), run(6, [0, 25, 24, 10])], "b": [run(0, [21]), run(1, [3, 24])]}
+    assert report.weak_seeds(results, {"a": "A"}) == [["A", "seed 6: 10", "seed 6: 25 at 1,000", "1 of 2"]]
 
 
 def test_sensitivity_rows_put_each_check_beside_its_default_and_the_paper():
