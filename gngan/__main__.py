@@ -1,5 +1,5 @@
-"""Command line: ``python -m gngan train --config cfg.json --run-dir DIR`` and
-``python -m gngan section 01_1d --budget cpu``."""
+"""Command line: ``python -m gngan train --config cfg.json --run-dir DIR``,
+``python -m gngan section 01_1d --budget cpu`` and ``python -m gngan status --budget cpu`` (what is left)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,23 @@ def _section(args) -> None:
     print(f"{args.name} at budget {args.budget}: done")
 
 
+def _status(args) -> None:
+    from gngan import experiments
+
+    root = Path(args.results_root) if args.results_root else None
+    rows = experiments.remaining_work(args.budget, root)
+    if not rows:
+        print(f"budget {args.budget}: every run is stored")
+        return
+    print(f"{'section':13s} {'method':16s} {'seeds':>5s} {'resume from':>16s} {'hours left (one core, est.)':>28s}")
+    for r in rows:
+        hours = "not measured" if r["hours"] is None else f"{r['hours']:.1f}"
+        resume = f"{r['resume_from']:,}/{r['num_steps']:,}"
+        print(f"{r['section']:13s} {r['method']:16s} {len(r['seeds']):5d} {resume:>16s} {hours:>28s}")
+    known = [r["hours"] for r in rows if r["hours"] is not None]
+    print(f"total: {sum(known):.1f} hours on one core for {len(known)} of {len(rows)} methods with a measured cost")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gngan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--results-root", default=None, help="default: results/ of the repository")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_section)
+    t = sub.add_parser("status", help="list the runs still missing at a budget, with time estimates")
+    t.add_argument("--budget", default="cpu", choices=BUDGETS)
+    t.add_argument("--results-root", default=None, help="default: results/ of the repository")
+    t.set_defaults(func=_status)
     args = parser.parse_args(argv)
     try:
         args.func(args)

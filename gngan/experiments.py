@@ -326,6 +326,38 @@ def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, 
     return out
 
 
+def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
+    """What is left to train at ``budget``, one dict per (section, method) with missing seeds: the seeds,
+    the step its checkpoint on this machine resumes from (0 without one; read from the metrics log, so
+    the last evaluation), and the estimated one-core hours left (None where no cost was measured).
+    Covers the 2D sensitivity checks too."""
+    from gngan.steps import stacks_seeds
+    from gngan.trainer import CHECKPOINT, group_dir
+
+    plans = [("01_1d", toy1d_configs(budget), {}),
+             ("02_2d", grid2d_configs(budget, methods=[*GRID2D_METHODS, *GRID2D_CHECKS]), GRID2D_SECONDS_PER_ITERATION)]
+    plans += [(sec, image_configs(sec, budget), image_seconds_per_iteration(sec, budget)) for sec in IMAGE_SECTIONS]
+    rows = []
+    for section, configs, cost in plans:
+        for method, seeds in missing_runs(section, configs, budget, root=root).items():
+            cfgs = [c for c in configs[method] if c.seed in seeds]
+            dirs = [run_dir(section, budget, method, c.seed, root=root) for c in cfgs]
+            groups = [list(range(len(cfgs)))] if stacks_seeds(cfgs[0]) else [[i] for i in range(len(cfgs))]
+            steps_left, resume = 0, []
+            for g in groups:
+                ckpt = group_dir([dirs[i] for i in g], [cfgs[i].seed for i in g]) / CHECKPOINT
+                log = dirs[g[0]] / "metrics.jsonl"
+                start = 0
+                if ckpt.exists() and log.exists() and log.read_text().strip():
+                    start = json.loads(log.read_text().strip().splitlines()[-1])["step"]
+                resume.append(start)
+                steps_left += cfgs[0].num_steps - start
+            per_it = cost.get(method)
+            rows.append({"section": section, "method": method, "seeds": seeds, "num_steps": cfgs[0].num_steps,
+                         "resume_from": max(resume), "hours": None if per_it is None else steps_left * per_it / 3600})
+    return rows
+
+
 def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
                    methods: list[str] | None = None) -> dict[str, list[RunConfig]]:
     """{method: [one config per seed]} for the 2D section at ``budget``: the Table 2 methods by default;

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from gngan.__main__ import main
 from gngan.config import RunConfig
 
@@ -28,3 +30,31 @@ def test_cli_sections_are_the_books():
     from gngan.__main__ import SECTIONS
 
     assert SECTIONS == ("01_1d", "02_2d", *experiments.IMAGE_SECTIONS)
+
+
+def test_status_lists_missing_runs_and_resume_points(tmp_path, capsys):
+    from gngan import experiments
+    from gngan.trainer import CHECKPOINT, group_dir
+
+    before = {(r["section"], r["method"]) for r in experiments.remaining_work("smoke", tmp_path)}
+    assert ("02_2d", "gan") in before and ("02_2d", "vae_sigma_0.1") in before and ("03_ablation", "distgan") in before
+    experiments.run_section("02_2d", experiments.grid2d_configs("smoke", methods=["gan"]), "smoke", root=tmp_path,
+                            progress=False)
+    # a started 2D group: its checkpoint on this machine and the last logged evaluation
+    cfgs = experiments.grid2d_configs("smoke", methods=["wgangp"])["wgangp"]
+    dirs = [experiments.run_dir("02_2d", "smoke", "wgangp", c.seed, root=tmp_path) for c in cfgs]
+    for d in dirs:
+        d.mkdir(parents=True)
+        (d / "metrics.jsonl").write_text(json.dumps({"step": 20}) + "\n")
+    group = group_dir(dirs, [c.seed for c in cfgs])
+    group.mkdir(parents=True)
+    (group / CHECKPOINT).write_bytes(b"")
+    rows = {(r["section"], r["method"]): r for r in experiments.remaining_work("smoke", tmp_path)}
+    assert ("02_2d", "gan") not in rows
+    assert rows[("02_2d", "wgangp")]["resume_from"] == 20
+    wgangp = rows[("02_2d", "wgangp")]
+    assert wgangp["hours"] == pytest.approx(20 * experiments.GRID2D_SECONDS_PER_ITERATION["wgangp"] / 3600)
+    assert rows[("02_2d", "distgan")]["resume_from"] == 0
+    assert main(["status", "--budget", "smoke", "--results-root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "wgangp" in out and "20/40" in out and out.strip().splitlines()[-1].startswith("total:")
