@@ -328,11 +328,10 @@ def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, 
 
 def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
     """What is left to train at ``budget``, one dict per (section, method) with missing seeds: the seeds,
-    the step its checkpoint on this machine resumes from (0 without one; read from the metrics log, so
-    the last evaluation), and the estimated one-core hours left (None where no cost was measured).
-    Covers the 2D sensitivity checks too."""
+    the step its checkpoint on this machine resumes from (0 without one), and the estimated one-core hours
+    left (None where no cost was measured). Covers the 2D sensitivity checks too."""
     from gngan.steps import stacks_seeds
-    from gngan.trainer import CHECKPOINT, group_dir
+    from gngan.trainer import checkpoint_step, group_dir
 
     plans = [("01_1d", toy1d_configs(budget), {}),
              ("02_2d", grid2d_configs(budget, methods=[*GRID2D_METHODS, *GRID2D_CHECKS]), GRID2D_SECONDS_PER_ITERATION)]
@@ -345,11 +344,7 @@ def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
             groups = [list(range(len(cfgs)))] if stacks_seeds(cfgs[0]) else [[i] for i in range(len(cfgs))]
             steps_left, resume = 0, []
             for g in groups:
-                ckpt = group_dir([dirs[i] for i in g], [cfgs[i].seed for i in g]) / CHECKPOINT
-                log = dirs[g[0]] / "metrics.jsonl"
-                start = 0
-                if ckpt.exists() and log.exists() and log.read_text().strip():
-                    start = json.loads(log.read_text().strip().splitlines()[-1])["step"]
+                start = checkpoint_step(group_dir([dirs[i] for i in g], [cfgs[i].seed for i in g])) or 0
                 resume.append(start)
                 steps_left += cfgs[0].num_steps - start
             per_it = cost.get(method)

@@ -80,6 +80,18 @@ def group_dir(run_dirs: list[Path], seeds: list[int]) -> Path:
     return Path(run_dirs[0]).parent / ("group-seeds-" + "-".join(map(str, seeds)))
 
 
+def checkpoint_step(ckpt_dir: Path) -> int | None:
+    """The step a group would resume from: that of its readable checkpoint (or the previous one), else None."""
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        path = Path(ckpt_dir) / name
+        if path.exists():
+            try:
+                return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+            except Exception:  # truncated or foreign file: the trainer would fall back too
+                continue
+    return None
+
+
 class Trainer:
     """Trains ``configs`` (equal but for the seed) together, resuming from their checkpoint if there is one."""
 

@@ -33,22 +33,25 @@ def test_cli_sections_are_the_books():
 
 
 def test_status_lists_missing_runs_and_resume_points(tmp_path, capsys):
+    import torch
+
     from gngan import experiments
-    from gngan.trainer import CHECKPOINT, group_dir
+    from gngan.trainer import CHECKPOINT, PREVIOUS_CHECKPOINT, group_dir
 
     before = {(r["section"], r["method"]) for r in experiments.remaining_work("smoke", tmp_path)}
     assert ("02_2d", "gan") in before and ("02_2d", "vae_sigma_0.1") in before and ("03_ablation", "distgan") in before
     experiments.run_section("02_2d", experiments.grid2d_configs("smoke", methods=["gan"]), "smoke", root=tmp_path,
                             progress=False)
-    # a started 2D group: its checkpoint on this machine and the last logged evaluation
+    # a started 2D group with a truncated checkpoint and a readable previous one at step 20
     cfgs = experiments.grid2d_configs("smoke", methods=["wgangp"])["wgangp"]
     dirs = [experiments.run_dir("02_2d", "smoke", "wgangp", c.seed, root=tmp_path) for c in cfgs]
     for d in dirs:
         d.mkdir(parents=True)
-        (d / "metrics.jsonl").write_text(json.dumps({"step": 20}) + "\n")
+        (d / "metrics.jsonl").write_text(json.dumps({"step": 30}) + "\n")
     group = group_dir(dirs, [c.seed for c in cfgs])
     group.mkdir(parents=True)
-    (group / CHECKPOINT).write_bytes(b"")
+    (group / CHECKPOINT).write_bytes(b"truncated")
+    torch.save({"step": 20}, group / PREVIOUS_CHECKPOINT)
     rows = {(r["section"], r["method"]): r for r in experiments.remaining_work("smoke", tmp_path)}
     assert ("02_2d", "gan") not in rows
     assert rows[("02_2d", "wgangp")]["resume_from"] == 20
