@@ -377,3 +377,10 @@ def sensitivity_rows(check_results: dict[str, list[dict]], checks: dict[str, tup
         theirs = "{:.2f} ± {:.2f}".format(*paper[probe][paper_key]) if probe in paper else "—"
         rows.append([labels.get(probe, probe), what, len(runs), mean_std([r["final"][key] for r in runs]), default, theirs])
     return rows
+
+
+def remaining_rows(rows: list[dict], labels: dict[str, str]) -> list[list]:
+    """``experiments.remaining_work`` as table rows: section, method, seeds, resume point, estimated hours."""
+    return [[r["section"], labels.get(r["method"], r["method"]), len(r["seeds"]),
+             f"{r['resume_from']:,} of {r['num_steps']:,}",
+             "not measured" if r["hours"] is None else f"{r['hours']:.1f}"] for r in rows]

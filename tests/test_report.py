@@ -187,3 +187,11 @@ def test_sensitivity_rows_put_each_check_beside_its_default_and_the_paper():
                                    {"vae": "VAE"})
     assert rows[0] == ["VAE", "decoder std 0.1", 2, "11.00 ± 1.00", "25.00 ± 0.00", "13.48 ± 2.31"]
     assert rows[1] == ["ali", "lr 1e-4", 1, "5.00 ± 0.00", "—", "—"]
+
+
+def test_remaining_rows_format_the_work_left():
+    rows = [{"section": "02_2d", "method": "distgan", "seeds": list(range(8)), "num_steps": 195313,
+             "resume_from": 60000, "hours": 1.917}, {"section": "01_1d", "method": "x", "seeds": [0],
+                                                      "num_steps": 10, "resume_from": 0, "hours": None}]
+    assert report.remaining_rows(rows, {"distgan": "Dist-GAN"}) == [
+        ["02_2d", "Dist-GAN", 8, "60,000 of 195,313", "1.9"], ["01_1d", "x", 1, "0 of 10", "not measured"]]
