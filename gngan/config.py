@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gngan.losses import NE_BANDWIDTHS, VAE_RECONS, VAE_SIGMA
+
 METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan", "sngan", "gangp")
 # image runs (arch "cnn"/"resnet") support these; the other baselines exist for the 2D section only
 IMAGE_METHODS = ("gngan", "distgan", "gan", "wgangp", "sngan", "gangp")
@@ -79,13 +81,11 @@ class RunConfig:
     gen_loss: str = "own"
     gm_backward: str = "double"
     vae_recon: str = "gaussian"
-    vae_sigma: float = 0.05 / (2 * 4.18)
+    vae_sigma: float = VAE_SIGMA
     fid_real: int = 10_000
     fid_fake: int = 5_000
 
     def __post_init__(self):
-        from gngan.losses import NE_BANDWIDTHS, VAE_RECONS
-
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
                    "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS,
                    "vae_recon": VAE_RECONS}
