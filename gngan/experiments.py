@@ -276,10 +276,9 @@ def missing_runs(section: str, configs: dict[str, list[RunConfig]], budget: str,
 def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) -> float:
     """Wall-time estimate of training the seeds ``configs`` of one method from a measured per-iteration cost:
     one stacked group (the MLPs), or one run per seed after the other (the image networks)."""
-    from gngan.steps import stacks_seeds
+    from gngan.trainer import training_groups
 
-    runs = 1 if stacks_seeds(configs[0]) else len(configs)
-    return runs * configs[0].num_steps * seconds_per_iteration / 60
+    return len(training_groups(configs)) * configs[0].num_steps * seconds_per_iteration / 60
 
 
 # Measured seconds per iteration of an 8-seed group, 1 thread, 2D config (benchmarks/bench_stacked.py;
@@ -330,8 +329,7 @@ def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
     """What is left to train at ``budget``, one dict per (section, method) with missing seeds: the seeds,
     the step its checkpoint on this machine resumes from (0 without one), and the estimated one-core hours
     left (None where no cost was measured). Covers the 2D sensitivity checks too."""
-    from gngan.steps import stacks_seeds
-    from gngan.trainer import checkpoint_step, group_dir
+    from gngan.trainer import checkpoint_step, group_dir, training_groups
 
     plans = [("01_1d", toy1d_configs(budget), {}),
              ("02_2d", grid2d_configs(budget, methods=[*GRID2D_METHODS, *GRID2D_CHECKS]), GRID2D_SECONDS_PER_ITERATION)]
@@ -341,9 +339,8 @@ def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
         for method, seeds in missing_runs(section, configs, budget, root=root).items():
             cfgs = [c for c in configs[method] if c.seed in seeds]
             dirs = [run_dir(section, budget, method, c.seed, root=root) for c in cfgs]
-            groups = [list(range(len(cfgs)))] if stacks_seeds(cfgs[0]) else [[i] for i in range(len(cfgs))]
             steps_left, resume = 0, []
-            for g in groups:
+            for g in training_groups(cfgs):
                 start = checkpoint_step(group_dir([dirs[i] for i in g], [cfgs[i].seed for i in g])) or 0
                 resume.append(start)
                 steps_left += cfgs[0].num_steps - start

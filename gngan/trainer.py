@@ -80,16 +80,30 @@ def group_dir(run_dirs: list[Path], seeds: list[int]) -> Path:
     return Path(run_dirs[0]).parent / ("group-seeds-" + "-".join(map(str, seeds)))
 
 
-def checkpoint_step(ckpt_dir: Path) -> int | None:
-    """The step a group would resume from: that of its readable checkpoint (or the previous one), else None."""
+def training_groups(configs: list[RunConfig]) -> list[list[int]]:
+    """Indices of ``configs`` (one method, one per seed) that train together: all of them as one stacked
+    group for the MLPs, one seed at a time for the image networks."""
+    indices = list(range(len(configs)))
+    return [indices] if stacks_seeds(configs[0]) else [[i] for i in indices]
+
+
+def read_checkpoint(ckpt_dir: Path, map_location="cpu") -> dict | None:
+    """A group's checkpoint state: the latest readable of its checkpoint and the previous one, else None."""
     for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
         path = Path(ckpt_dir) / name
-        if path.exists():
-            try:
-                return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
-            except Exception:  # truncated or foreign file: the trainer would fall back too
-                continue
+        if not path.exists():
+            continue
+        try:
+            return torch.load(path, map_location=map_location, weights_only=False)
+        except Exception as err:  # a truncated file raises various errors depending on where it was cut
+            warnings.warn(f"checkpoint {path} is unreadable ({type(err).__name__}); trying the previous one")
     return None
+
+
+def checkpoint_step(ckpt_dir: Path) -> int | None:
+    """The step a group would resume from (``read_checkpoint``), else None."""
+    state = read_checkpoint(ckpt_dir)
+    return None if state is None else int(state["step"])
 
 
 class Trainer:
@@ -163,19 +177,8 @@ class Trainer:
             os.replace(path, self.ckpt_dir / PREVIOUS_CHECKPOINT)
         os.replace(tmp, path)
 
-    def _read_checkpoint(self) -> dict | None:
-        for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
-            path = self.ckpt_dir / name
-            if not path.exists():
-                continue
-            try:
-                return torch.load(path, map_location=self.device, weights_only=False)
-            except Exception as err:  # a truncated file raises various errors depending on where it was cut
-                warnings.warn(f"checkpoint {path} is unreadable ({type(err).__name__}); trying the previous one")
-        return None
-
     def _load_checkpoint(self) -> None:
-        state = self._read_checkpoint()
+        state = read_checkpoint(self.ckpt_dir, self.device)
         if state is None:
             # a run killed before its first checkpoint restarts from step 0: drop what it had logged
             for d in self.run_dirs:
@@ -295,7 +298,7 @@ def run_group(configs: list[RunConfig], run_dirs: list, device: str = "cpu", pro
         raise FileNotFoundError(f"no stored result in {run_dirs[missing[0]]}; run with train=True")
     if not missing:
         return results
-    for group in [missing] if stacks_seeds(configs[0]) else [[i] for i in missing]:
+    for group in [[missing[j] for j in g] for g in training_groups([configs[i] for i in missing])]:
         trained = Trainer([configs[i] for i in group], [run_dirs[i] for i in group], device=device,
                           progress=progress).fit()
         for i, r in zip(group, trained):

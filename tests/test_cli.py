@@ -52,12 +52,14 @@ def test_status_lists_missing_runs_and_resume_points(tmp_path, capsys):
     group.mkdir(parents=True)
     (group / CHECKPOINT).write_bytes(b"truncated")
     torch.save({"step": 20}, group / PREVIOUS_CHECKPOINT)
-    rows = {(r["section"], r["method"]): r for r in experiments.remaining_work("smoke", tmp_path)}
+    with pytest.warns(UserWarning, match="unreadable"):
+        rows = {(r["section"], r["method"]): r for r in experiments.remaining_work("smoke", tmp_path)}
     assert ("02_2d", "gan") not in rows
     assert rows[("02_2d", "wgangp")]["resume_from"] == 20
     wgangp = rows[("02_2d", "wgangp")]
     assert wgangp["hours"] == pytest.approx(20 * experiments.GRID2D_SECONDS_PER_ITERATION["wgangp"] / 3600)
     assert rows[("02_2d", "distgan")]["resume_from"] == 0
-    assert main(["status", "--budget", "smoke", "--results-root", str(tmp_path)]) == 0
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert main(["status", "--budget", "smoke", "--results-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "wgangp" in out and "20/40" in out and out.strip().splitlines()[-1].startswith("total:")
