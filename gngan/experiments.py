@@ -398,17 +398,20 @@ def stored_benchmark(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def estimated_hours(configs: dict[str, list[RunConfig]], seconds_per_iteration: dict[str, float]) -> float | None:
+    """One-core hours to train every method of ``configs`` (``estimated_minutes`` each), or None when a
+    method has no measured cost."""
+    if not set(configs) <= set(seconds_per_iteration):
+        return None
+    return sum(estimated_minutes(cfgs, seconds_per_iteration[m]) for m, cfgs in configs.items()) / 60
+
+
 def image_cpu_hours(budget: str, timing: dict | None = None) -> float | None:
     """Estimated one-thread CPU-hours to train every run of the three image sections at ``budget`` (FID
     evaluations included, the reference statistics not), or None without stored timings."""
-    total = 0.0
-    for section in IMAGE_SECTIONS:
-        cost = image_seconds_per_iteration(section, budget, timing)
-        configs = image_configs(section, budget)
-        if set(cost) != set(configs):
-            return None
-        total += sum(cost[m] * c.num_steps for m, cfgs in configs.items() for c in cfgs)
-    return total / 3600
+    hours = [estimated_hours(image_configs(s, budget), image_seconds_per_iteration(s, budget, timing))
+             for s in IMAGE_SECTIONS]
+    return None if None in hours else sum(hours)
 
 
 def image_seconds_per_iteration(section: str, budget: str, timing: dict | None = None) -> dict[str, float]:

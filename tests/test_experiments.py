@@ -110,3 +110,11 @@ def test_estimated_minutes_counts_sequential_image_seeds_but_one_stacked_2d_grou
     image = experiments.image_configs("03_ablation", "cpu", methods=["distgan"])["distgan"]
     assert len(image) == 2
     assert experiments.estimated_minutes(image, 2.0) == pytest.approx(2 * image[0].num_steps * 2.0 / 60)
+
+
+def test_estimated_hours_sums_methods_and_needs_every_cost():
+    configs = experiments.image_configs("03_ablation", "cpu", methods=["distgan", "gngan_orig"])
+    cost = {"distgan": 2.0, "gngan_orig": 1.0}
+    want = sum(experiments.estimated_minutes(configs[m], cost[m]) for m in configs) / 60
+    assert experiments.estimated_hours(configs, cost) == pytest.approx(want)
+    assert experiments.estimated_hours(configs, {"distgan": 2.0}) is None
