@@ -333,14 +333,19 @@ def bf16_note(record: dict | None) -> str:
                "was not adopted (its accuracy was therefore not compared): all runs use float32."))
 
 
-def verdict_summary(rows: list[list]) -> str:
-    """Markdown bullets grouping ``paper_comparison_rows`` by verdict (and, for the differences, direction)."""
+def verdict_summary(results: dict[str, list[dict]], labels: dict[str, str], paper: dict,
+                    key: str = "covered_modes", paper_key: str = "registered_modes") -> str:
+    """Markdown bullets grouping the methods of ``paper_comparison_rows`` by verdict (and, for the
+    differences, by the direction ``compare_with_paper`` found)."""
     groups: dict[str, list[str]] = {}
-    for method, ours, theirs, _, _, verdict in rows:
+    for m, runs in results.items():
+        if m not in paper:
+            continue
+        out = compare_with_paper([r["final"][key] for r in runs], *paper[m][paper_key])
+        verdict = out["verdict"] or "no verdict (one seed)"
         if verdict == "not reproduced":
-            mean_ours, mean_paper = float(ours.split(" ± ")[0]), float(theirs.split(" ± ")[0])
-            verdict = f"not reproduced, ours {'higher' if mean_ours > mean_paper else 'lower'}"
-        groups.setdefault(verdict, []).append(method)
+            verdict = f"not reproduced, ours {out['direction']}"
+        groups.setdefault(verdict, []).append(labels.get(m, m))
     order = ["reproduced", "partly", "not reproduced, ours higher", "not reproduced, ours lower"]
     keys = [k for k in order if k in groups] + [k for k in groups if k not in order]
     return "\n".join(f"- **{k}**: {', '.join(groups[k])}" for k in keys)

@@ -162,11 +162,13 @@ def test_bf16_note_follows_the_measurement():
 
 
 def test_verdict_summary_groups_rows_by_verdict_and_direction():
-    rows = [["GAN", "12.75 ± 10.06", "14.25 ± 2.49", "0.7", "0.001", "partly"],
-            ["VAE", "25.00 ± 0.00", "13.48 ± 2.31", "0.000", "1.000", "not reproduced"],
-            ["ALI", "4.50 ± 5.39", "17.81 ± 1.80", "0.000", "0.000", "not reproduced"],
-            ["β-VAE", "25.00 ± 0.00", "18.00 ± 2.33", "0.000", "1.000", "not reproduced"]]
-    assert report.verdict_summary(rows).splitlines() == [
+    runs = lambda vals: [{"final": {"covered_modes": v}} for v in vals]
+    results = {"gan": runs([23, 23, 25, 1, 1, 16, 0, 13]), "vae": runs([25] * 8), "ali": runs([0, 7, 1, 1, 17, 1, 2, 7]),
+               "beta_vae": runs([25] * 8), "ours_only": runs([3, 4])}
+    paper = {"gan": {"registered_modes": (14.25, 2.49)}, "vae": {"registered_modes": (13.48, 2.31)},
+             "ali": {"registered_modes": (17.81, 1.80)}, "beta_vae": {"registered_modes": (18.00, 2.33)}}
+    labels = {"gan": "GAN", "vae": "VAE", "ali": "ALI", "beta_vae": "β-VAE"}
+    assert report.verdict_summary(results, labels, paper).splitlines() == [
         "- **partly**: GAN", "- **not reproduced, ours higher**: VAE, β-VAE", "- **not reproduced, ours lower**: ALI"]
 
 
