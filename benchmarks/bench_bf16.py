@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 import torch
 
+from bench_image_steps import stepper_for  # this directory is on sys.path when the script runs
 from gngan import data, experiments
-from gngan.steps import Stepper, build_nets, build_optimizers
 
 METHODS = {"gngan_ne_gm": ("03_ablation", "gngan_ne_gm"), "gan": ("05_gan_ne_gm", "gan")}
 
@@ -30,13 +30,6 @@ def cpu_bf16_flags() -> list[str]:
     return sorted(f for f in flags if "bf16" in f)
 
 
-def make_stepper(config):
-    dataset = data.make_dataset(config.data)
-    nets = build_nets(config, dataset.x_dim)
-    return Stepper(config, nets, build_optimizers(config, nets), [dataset.sampler(torch.Generator().manual_seed(0))],
-                   [torch.Generator().manual_seed(1)], torch.device("cpu"), [config.seed])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--width", type=float, default=0.5)
@@ -47,7 +40,8 @@ def main() -> None:
     seconds = {}
     for name, (section, key) in METHODS.items():
         config = experiments.IMAGE_SECTIONS[section][key].replace(width=args.width)
-        steppers = {"fp32": make_stepper(config), "bf16": make_stepper(config)}
+        dataset = data.make_dataset(config.data)
+        steppers = {"fp32": stepper_for(config, dataset), "bf16": stepper_for(config, dataset)}
 
         def timed(precision: str) -> float:
             start = time.perf_counter()
