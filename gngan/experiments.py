@@ -419,9 +419,9 @@ def image_seconds_per_iteration(section: str, budget: str, timing: dict | None =
     (their cost spread over the iterations between two evaluations), from the measured timings in
     results/benchmarks/image_step_timing.json; methods at a width that was not measured are left out."""
     if timing is None:
-        if not IMAGE_TIMING.exists():
+        timing = stored_benchmark(IMAGE_TIMING.stem)
+        if timing is None:
             return {}
-        timing = json.loads(IMAGE_TIMING.read_text())
     out = {}
     for m, cfgs in image_configs(section, budget).items():
         c = cfgs[0]
