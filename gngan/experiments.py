@@ -414,6 +414,21 @@ def image_cpu_hours(budget: str, timing: dict | None = None) -> float | None:
     return None if None in hours else sum(hours)
 
 
+def paper_gpu_factor(gm_timing: dict | None = None) -> dict | None:
+    """How much faster the paper's GPU ran than one core here, from the one step timed on both: a CIFAR-10
+    CNN generator update without GM, batch 64 (the paper's 43 ms on a GTX 1080 Ti; ours from
+    results/benchmarks/gm_timing.json). Returns dict(factor=paper_ms / our_ms, paper_ms, our_ms), or None
+    without a stored timing. Scaling other steps by it assumes they speed up alike: an estimate."""
+    from gngan import paper
+
+    if gm_timing is None:
+        gm_timing = stored_benchmark("gm_timing")
+        if gm_timing is None:
+            return None
+    ours, theirs = gm_timing["ms"]["without_gm"], paper.GM_TIMING_MS["without_gm"]
+    return {"factor": theirs / ours, "paper_ms": theirs, "our_ms": ours}
+
+
 def image_seconds_per_iteration(section: str, budget: str, timing: dict | None = None) -> dict[str, float]:
     """{method: seconds per iteration} of an image section's runs at ``budget``, FID evaluations included
     (their cost spread over the iterations between two evaluations), from the measured timings in

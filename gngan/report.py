@@ -162,16 +162,20 @@ def two_process_hours(hours: list[float]) -> float:
 def _hours(h: float) -> str:
     if h < 1 / 60:
         return f"{h * 3600:.0f} s"
+    if h >= 100:
+        return f"{h:,.0f} h"
     return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
 
 
-def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float]) -> list[list]:
+def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float],
+               gpu_factor: float | None = None) -> list[list]:
     """One row per budget: the command, the runs, and wall-time estimates from measured per-iteration costs.
 
     ``plans`` is {budget: {"command": str, "configs": {method: [RunConfig per seed]}, "where": str}}. The
     seeds of an MLP method train as one stacked group, so it costs num_steps x its group's seconds per
     iteration; an image method trains its seeds one after the other; a method without a measured cost is
-    reported as such, never guessed."""
+    reported as such, never guessed. With ``gpu_factor`` (GPU seconds per one-core second, e.g.
+    ``experiments.paper_gpu_factor``) a last-but-one column estimates one GPU running every run in turn."""
     from gngan.experiments import estimated_minutes
 
     rows = []
@@ -185,20 +189,48 @@ def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float]) 
                 unknown.append(m)
         seeds = sorted({len(c) for c in configs.values()})
         steps = sorted({c[0].num_steps for c in configs.values()})
+        unmeasured = f" (plus {', '.join(unknown)}: not measured)" if unknown and hours else ""
         estimate = (f"{_hours(sum(hours))} on one core; {_hours(two_process_hours(hours))} as two processes"
-                    if hours else "not measured")
-        if unknown and hours:
-            estimate += f" (plus {', '.join(unknown)}: not measured)"
-        rows.append([budget, f"`{plan['command']}`",
-                     f"{len(configs)} methods × {'/'.join(map(str, seeds))} seeds",
-                     "/".join(f"{s:,}" for s in steps), estimate, f"`{plan['where']}`"])
+                    if hours else "not measured") + unmeasured
+        row = [budget, f"`{plan['command']}`", f"{len(configs)} methods × {'/'.join(map(str, seeds))} seeds",
+               "/".join(f"{s:,}" for s in steps), estimate]
+        if gpu_factor is not None:
+            row.append(f"{_hours(sum(hours) * gpu_factor)}{unmeasured}" if hours else "not measured")
+        rows.append(row + [f"`{plan['where']}`"])
     return rows
 
 
-def rerun_table(plans: dict[str, dict], seconds_per_iteration: dict[str, float]) -> str:
+def rerun_table(plans: dict[str, dict], seconds_per_iteration: dict[str, float],
+                gpu_factor: float | None = None) -> str:
+    gpu = ["estimated wall time, one GPU like the paper's (CPU cost × the factor above)"] if gpu_factor else []
     return markdown_table(["budget", "command", "runs", "iterations per run",
-                           "estimated wall time, 2 CPU cores (from measured cost)", "results"],
-                          rerun_rows(plans, seconds_per_iteration))
+                           "estimated wall time, 2 CPU cores (from measured cost)", *gpu, "results"],
+                          rerun_rows(plans, seconds_per_iteration, gpu_factor))
+
+
+def image_cost_note(timing: dict | None, gpu: dict | None) -> str:
+    """The Rerun section's explanation of the image chapters' estimates, every number from the stored
+    benchmarks: ``timing`` is results/benchmarks/image_step_timing.json, ``gpu`` is
+    ``experiments.paper_gpu_factor()``."""
+    if timing is None:
+        return ("No per-iteration timing is stored (`benchmarks/bench_image_steps.py` writes it), so no wall "
+                "time is estimated.")
+    full = [v for k, v in timing["seconds_per_iteration"].items() if k.endswith("width=1.0")]
+    text = (f"Each budget's command and a wall-time estimate on one CPU core: the iterations times the seconds "
+            f"per iteration measured by `benchmarks/bench_image_steps.py` ({timing['threads']} thread, CIFAR-10 "
+            f"CNN, batch {timing['batch_size']}, {timing['measured_at'][:10]}), with the FID evaluations added "
+            f"({timing['fid_seconds_per_image'] * 1000:.0f} ms per generated image). These are estimates.")
+    if full:
+        text += (f" At the `paper` budget the full-width networks cost {min(full):.1f}-{max(full):.1f} s per "
+                 f"iteration here, so 200K-350K iterations are out of reach on a CPU.")
+    if gpu is None:
+        return text + " No GPU estimate: the GM timing benchmark is not stored."
+    return text + (
+        f" We have no GPU. The GPU column scales the CPU estimate by the one step timed both here and in the "
+        f"paper, a generator update without GM: {gpu['paper_ms']:.0f} ms on the paper's GTX 1080 Ti against "
+        f"{gpu['our_ms']:.0f} ms on one core here, a factor of 1/{1 / gpu['factor']:.1f}. It assumes every "
+        f"other step (and the FID features) speeds up alike, which GPUs do not promise: read it as the order of "
+        f"magnitude.")
 
 
 def fid_rows(results: dict[str, list[dict]], labels: dict[str, str], paper_fid: dict[str, str]) -> list[list]:

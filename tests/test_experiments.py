@@ -118,3 +118,13 @@ def test_estimated_hours_sums_methods_and_needs_every_cost():
     want = sum(experiments.estimated_minutes(configs[m], cost[m]) for m in configs) / 60
     assert experiments.estimated_hours(configs, cost) == pytest.approx(want)
     assert experiments.estimated_hours(configs, {"distgan": 2.0}) is None
+
+
+def test_paper_gpu_factor_compares_the_same_step_on_both_machines():
+    from gngan import paper
+
+    gpu = experiments.paper_gpu_factor({"ms": {"without_gm": 860.0, "gm_linear": 1000.0}})
+    assert gpu == {"factor": paper.GM_TIMING_MS["without_gm"] / 860.0, "paper_ms": 43.0, "our_ms": 860.0}
+    stored = experiments.stored_benchmark("gm_timing")
+    if stored is not None:
+        assert experiments.paper_gpu_factor()["our_ms"] == stored["ms"]["without_gm"]

@@ -90,6 +90,33 @@ def test_rerun_rows_estimate_from_measured_cost_and_name_what_is_unmeasured():
     assert row[4] == "not measured"
 
 
+def test_rerun_rows_gpu_column_scales_the_one_core_hours():
+    from gngan.config import RunConfig
+
+    cfgs = {"a": [RunConfig(num_steps=3600, seed=s) for s in range(2)],
+            "b": [RunConfig(num_steps=3600, seed=0)]}
+    plans = {"paper": {"command": "c", "configs": cfgs, "where": "w"}}
+    # MLP seeds train stacked: a's group costs 1 h, b 1 h; x 0.25 on the GPU
+    (row,) = report.rerun_rows(plans, {"a": 1.0, "b": 1.0}, gpu_factor=0.25)
+    assert row[4] == "2.0 h on one core; 1.0 h as two processes" and row[5] == "30 min" and row[6] == "`w`"
+    (row,) = report.rerun_rows(plans, {"a": 1.0}, gpu_factor=0.25)
+    assert row[5] == "15 min (plus b: not measured)"
+    (row,) = report.rerun_rows(plans, {"a": 1234.0, "b": 1.0})
+    assert row[4].startswith("1,235 h on one core")
+    assert "GPU" in report.rerun_table(plans, {"a": 1.0}, gpu_factor=0.5).splitlines()[0]
+    assert "GPU" not in report.rerun_table(plans, {"a": 1.0}).splitlines()[0]
+
+
+def test_image_cost_note_takes_every_number_from_the_stored_timings():
+    timing = {"seconds_per_iteration": {"s/a width=1.0": 2.31, "s/b width=1.0": 9.5, "s/a width=0.5": 0.5},
+              "fid_seconds_per_image": 0.123, "threads": 1, "batch_size": 64, "measured_at": "2026-12-01T14:00"}
+    note = report.image_cost_note(timing, {"factor": 43 / 860, "paper_ms": 43.0, "our_ms": 860.0})
+    for number in ("123 ms", "2.3-9.5 s", "43 ms", "860 ms", "1/20.0", "2026-12-01"):
+        assert number in note, number
+    assert "No GPU estimate" in report.image_cost_note(timing, None)
+    assert "no wall time" in report.image_cost_note(None, None)
+
+
 def _fid_runs(curves):
     return [{"final": {"fid": c[-1], "step": 10 * (len(c) - 1)},
              "history": [{"step": 10 * i, "fid": v} for i, v in enumerate(c)]} for c in curves]
