@@ -1,6 +1,6 @@
-"""Neighbors embedding (Eqs. 2-6) before and after the probability-space rewrite, side by side in one process:
+"""Neighbors embedding (Eqs. 2-6) at an old commit against the working tree's, side by side in one process:
 the NE loss alone (forward + backward, 8 seeds x 256 points under vmap, as the 2D AE step) and one full
-8-seed GN-GAN (+NE+GM) 2D iteration, with the old implementation loaded from a git commit.
+8-seed GN-GAN (+NE+GM) 2D iteration, with the old implementation loaded from the git commit.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_ne.py --old-commit c0ab74e --out results/benchmarks/ne_speed.json
 """
@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--old-commit", required=True)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--note", default="one thread; a one-thread 2D training ran on the other core",
+                    help="what else ran on the machine, stored with the result")
     args = ap.parse_args()
     torch.set_num_threads(1)
     old = old_losses(args.old_commit)
@@ -87,7 +89,7 @@ def main() -> None:
                        "iteration_ratio": med["it_old"] / med["it_new"], "old_commit": args.old_commit,
                        "git_commit": commit, "threads": 1, "repeats": args.repeats, "loadavg": load,
                        "torch_version": torch.__version__,
-                       "note": "one thread; a one-thread 2D training ran on the other core",
+                       "note": args.note,
                        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, f, indent=1)
 
 

@@ -532,3 +532,28 @@ def test_neighbors_embedding_stacked_equals_each_seed(bandwidth):
     torch.testing.assert_close(stacked, alone, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="pass each latent point"):
         losses.neighbors_embedding(z, x[:, :8], bandwidth, stacked=True)
+
+
+@pytest.mark.parametrize("bandwidth", SIGMA_OPTIONS)
+def test_ne_hand_written_gradient_equals_autograd(bandwidth):
+    """The fixed-bandwidth NE (hand-written backward) against autograd through the same forward formulas,
+    stacked, under vmap (as steps.per_seed calls it) and with only one input requiring a gradient."""
+    from gngan.steps import per_seed
+
+    g = torch.Generator().manual_seed(11)
+    z = torch.rand(3, 12, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.rand(3, 12, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def by_autograd(z_, x_):
+        flat = [t.reshape(*t.shape[:2], -1) for t in (z_, x_)]
+        return losses._kl_off_diagonal(*(losses._joint(t, bandwidth, detach_sigma=True) for t in flat))
+
+    want = by_autograd(z, x)
+    want_grads = torch.autograd.grad(want.sum(), (z, x))
+    for got in (losses.neighbors_embedding(z, x, bandwidth, stacked=True),
+                per_seed(losses.neighbors_embedding, z, x, bandwidth=bandwidth)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-15)
+        for a, b in zip(torch.autograd.grad(got.sum(), (z, x)), want_grads):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
+    gx, = torch.autograd.grad(losses.neighbors_embedding(z.detach(), x, bandwidth, stacked=True).sum(), x)
+    torch.testing.assert_close(gx, want_grads[1], rtol=1e-9, atol=1e-13)
