@@ -118,6 +118,30 @@ def _kl_off_diagonal(p: Tensor, q: Tensor) -> Tensor:
     return (p * (torch.log(p + eye) - torch.log(q + eye))).sum(dim=(-2, -1))
 
 
+def _fixed_bandwidth_space(a: Tensor, bandwidth: str) -> list[Tensor]:
+    """The forward of one space of Eq. 2 with a constant bandwidth: [a centred, c = 1 / 2 sigma^2 as
+    (..., 1, 1), kernel weights w, row sums r, conditional C = w / r]. The same formulas as
+    ``_pairwise_sq_dists``, ``_distance_variance`` and ``_conditional``, written in place: it runs without
+    autograd, and every pass saved over the n x n matrices counts on CPU."""
+    n = a.shape[-2]
+    a = a - a.mean(dim=-2, keepdim=True)
+    sq_norm = (a * a).sum(dim=-1)
+    sq = (sq_norm[..., :, None] + sq_norm[..., None, :]).sub_(2.0 * (a @ a.transpose(-1, -2)))
+    sq = (sq + sq.transpose(-1, -2)).mul_(0.5).clamp_min_(0.0)
+    sq.diagonal(dim1=-2, dim2=-1).zero_()
+    pairs = n * (n - 1)
+    d = sq.sqrt()
+    mean = d.sum(dim=(-2, -1), keepdim=True) / pairs
+    dev = d.sub_(mean)
+    dev.diagonal(dim1=-2, dim2=-1).zero_()
+    v = (dev.mul_(dev).sum(dim=(-2, -1), keepdim=True) / pairs).clamp_min_(_MIN_VAR)
+    c = 0.5 / (v if bandwidth == "sigma_sq_is_var" else v * v)
+    w = sq.mul_(c).add_(1.0).reciprocal_()
+    w.diagonal(dim1=-2, dim2=-1).zero_()
+    r = w.sum(dim=-1, keepdim=True)
+    return [a, c, w, r, w / r]
+
+
 class _NeighborsEmbeddingFixedBandwidth(torch.autograd.Function):
     """Eq. 2 with both bandwidths held constant (``detach_sigma``), its gradient written out by hand.
 
@@ -135,16 +159,14 @@ class _NeighborsEmbeddingFixedBandwidth(torch.autograd.Function):
     def forward(z: Tensor, x: Tensor, bandwidth: str):
         saved = []
         for a in (z, x):
-            a = a - a.mean(dim=-2, keepdim=True)
-            sq = _pairwise_sq_dists(a)
-            v = _distance_variance(sq)
-            sigma_sq = v if bandwidth == "sigma_sq_is_var" else v * v
-            w, r, cond = _conditional(sq, sigma_sq)
-            saved += [a, (0.5 / sigma_sq)[..., None, None], w, r, cond]
+            saved += _fixed_bandwidth_space(a, bandwidth)
         n = z.shape[-2]
-        p = (saved[4] + saved[4].transpose(-1, -2)) / (2 * n)
-        q = (saved[9] + saved[9].transpose(-1, -2)) / (2 * n)
-        return _kl_off_diagonal(p, q), tuple(saved + [p, q])
+        p = (saved[4] + saved[4].transpose(-1, -2)).mul_(1.0 / (2 * n))
+        q = (saved[9] + saved[9].transpose(-1, -2)).mul_(1.0 / (2 * n))
+        # log(p + 1) = 0 on the zero diagonal, as in _kl_off_diagonal
+        eye = torch.eye(n, dtype=p.dtype, device=p.device)
+        log_p, log_q = torch.log(p + eye), torch.log(q + eye)
+        return (p * (log_p - log_q)).sum(dim=(-2, -1)), tuple(saved + [p, q, log_p, log_q])
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -153,21 +175,19 @@ class _NeighborsEmbeddingFixedBandwidth(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad, *_):
-        *spaces, p, q = ctx.saved_tensors
+        *spaces, p, q, log_p, log_q = ctx.saved_tensors
         n = p.shape[-1]
-        eye = torch.eye(n, dtype=p.dtype, device=p.device)
         grad = grad[..., None, None]
-        d_p = (torch.log(p + eye) - torch.log(q + eye) + 1.0) * grad
-        d_q = -(p / (q + eye)) * grad
+        d_p = (log_p - log_q).add_(1.0).mul_(grad)
+        d_q = (p / (q + torch.eye(n, dtype=q.dtype, device=q.device))).mul_(-grad)
         out = []
         for i, d_m in enumerate((d_p, d_q)):
             if not ctx.needs_input_grad[i]:
                 out.append(None)
                 continue
             a, c, w, r, cond = spaces[5 * i:5 * i + 5]
-            d_c = (d_m + d_m.transpose(-1, -2)) / (2 * n)
-            d_w = (d_c - (d_c * cond).sum(dim=-1, keepdim=True)) / r
-            d_sq = -c * w * w * d_w
+            d_c = (d_m + d_m.transpose(-1, -2)).mul_(1.0 / (2 * n))
+            d_sq = (d_c - (d_c * cond).sum(dim=-1, keepdim=True)).div_(r).mul_(w).mul_(w).mul_(c).neg_()
             s = d_sq + d_sq.transpose(-1, -2)
             out.append(2.0 * (s.sum(dim=-1, keepdim=True) * a - s @ a))
         return out[0], out[1], None
