@@ -282,9 +282,10 @@ def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) ->
 
 
 # Measured seconds per iteration of an 8-seed group, 1 thread, 2D config (benchmarks/bench_stacked.py;
-# gngan_ne_gm: benchmarks/bench_ne.py after the probability-space NE, with the other core busy);
+# gngan_ne_gm: benchmarks/bench_ne.py with the hand-written NE backward, results/benchmarks/ne_backward.json,
+# the other core busy);
 # used only to estimate wall times and to keep `make book` from starting hours of training unasked.
-GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.080, "distgan": 0.051, "wgangp": 0.034,
+GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.060, "distgan": 0.051, "wgangp": 0.034,
                                 "gan": 0.0075}
 # Rough: 60 iterations of an 8-seed group, 1 thread, while two other trainings kept both cores busy (GAN
 # measured 0.0057 in the same conditions). MMD-rep's kernels on 64 features cost O(n^2 * 64) per seed.
