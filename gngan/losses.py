@@ -232,26 +232,29 @@ def neighbors_embedding(z: Tensor, x: Tensor, bandwidth: str = "sigma_sq_is_var"
 # auto-encoder step
 
 
-def reconstruction_ae(x: Tensor, x_recon: Tensor) -> Tensor:
-    """First term of Eq. 1: mean over all elements of (x - x_recon)^2; x, x_recon of shape (n, ...)."""
+def reconstruction_ae(x: Tensor, x_recon: Tensor, stacked: bool = False) -> Tensor:
+    """First term of Eq. 1: mean over all elements of (x - x_recon)^2; x, x_recon of shape (n, ...).
+    stacked=True: a leading seed axis, (S, n, ...) -> (S,), each seed's mean."""
     _same_shape(x, x_recon, "x", "x_recon")
-    return ((x - x_recon) ** 2).mean()
+    sq = (x - x_recon) ** 2
+    return sq.flatten(1).mean(-1) if stacked else sq.mean()
 
 
 def gngan_ae(x: Tensor, x_recon: Tensor, z_all: Tensor | None, x_all: Tensor | None, lambda_r: float = 1.0,
-             bandwidth: str = "sigma_sq_is_var", detach_sigma: bool = True) -> Tensor:
+             bandwidth: str = "sigma_sq_is_var", detach_sigma: bool = True, stacked: bool = False) -> Tensor:
     """V_AE of Eq. 1: reconstruction_ae(x, x_recon) + lambda_r * neighbors_embedding(z_all, x_all).
 
     x, x_recon: (n, ...). z_all: (m, d_z), encoded and prior latents merged; x_all: (m, ...), their
     reconstructions and generated samples. With lambda_r == 0 the NE term is not computed and
-    z_all, x_all may be None.
+    z_all, x_all may be None. stacked=True: a leading seed axis on every tensor; returns (S,).
     """
-    loss = reconstruction_ae(x, x_recon)
+    loss = reconstruction_ae(x, x_recon, stacked=stacked)
     if lambda_r == 0:
         return loss
     if z_all is None or x_all is None:
         raise ValueError("gngan_ae with lambda_r != 0 needs z_all and x_all (the merged latents and their images)")
-    return loss + lambda_r * neighbors_embedding(z_all, x_all, bandwidth=bandwidth, detach_sigma=detach_sigma)
+    return loss + lambda_r * neighbors_embedding(z_all, x_all, bandwidth=bandwidth, detach_sigma=detach_sigma,
+                                                 stacked=stacked)
 
 
 def distgan_ae(x: Tensor, x_recon: Tensor, z_enc: Tensor, z: Tensor, f_real: Tensor, f_fake: Tensor,

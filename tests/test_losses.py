@@ -468,6 +468,16 @@ def test_gngan_ae(zx):
     torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
 
 
+def test_gngan_ae_stacked_equals_each_seed():
+    g = torch.Generator().manual_seed(8)
+    x, xr = (torch.rand(3, 5, 2, 2, generator=g, dtype=torch.float64) for _ in range(2))
+    z_all, x_all = torch.rand(3, 10, 2, generator=g, dtype=torch.float64), torch.rand(3, 10, 4, generator=g, dtype=torch.float64)
+    for lambda_r in (0.0, 0.7):
+        stacked = losses.gngan_ae(x, xr, z_all, x_all, lambda_r=lambda_r, stacked=True)
+        alone = torch.stack([losses.gngan_ae(x[i], xr[i], z_all[i], x_all[i], lambda_r=lambda_r) for i in range(3)])
+        torch.testing.assert_close(stacked, alone, rtol=1e-12, atol=0)
+
+
 # --------------------------------------------------------------------------------------------------
 # 7. bad input
 
