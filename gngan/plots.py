@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from gngan.metrics import SNAPSHOT_GRIDS
+from gngan.report import seed_std
 
 # the paper's Fig. 2 colours: data green, generated orange, discriminator score blue
 DATA_C, GEN_C, D_C = "tab:green", "tab:orange", "tab:blue"
@@ -65,7 +66,7 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
     for i, m in enumerate(results):
         vals = np.array([r["final"]["covered_modes"] for r in results[m]])
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, alpha=0.7, label=None)
-        ax.errorbar(i + 0.25, vals.mean(), yerr=vals.std(), fmt="o", color="k", capsize=3)
+        ax.errorbar(i + 0.25, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3)
         if paper and m in paper:
             ax.scatter(i + 0.4, paper[m], marker="x", color="tab:red", s=60,
                        label="paper" if i == 0 else None)
@@ -92,7 +93,8 @@ def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str],
         steps = np.array([rec["step"] for rec in runs[0]["history"]])
         vals = np.array([[rec[key] for rec in r["history"]] for r in runs], dtype=float)
         (line,) = ax.plot(steps, vals.mean(0), label=labels[m], color=colors[i % len(colors)])
-        ax.fill_between(steps, vals.mean(0) - vals.std(0), vals.mean(0) + vals.std(0), alpha=0.2,
+        band = seed_std(vals, 0)
+        ax.fill_between(steps, vals.mean(0) - band, vals.mean(0) + band, alpha=0.2,
                         color=line.get_color())
         for v in vals:
             ax.plot(steps, v, color=line.get_color(), lw=0.4, alpha=0.4)

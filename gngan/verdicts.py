@@ -21,7 +21,7 @@ def _image_results(section: str, budget: str) -> dict[str, list[dict]]:
 
 def _fid(runs: list[dict]) -> str:
     v = np.array([r["final"]["fid"] for r in runs], dtype=float)
-    return f"{v.mean():.1f} ± {v.std():.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+    return f"{v.mean():.1f} ± {report.seed_std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 
 
 def _ablation_row(budget: str) -> list:
@@ -105,7 +105,7 @@ def _table2_rows(budget: str) -> list[list]:
             continue
         res = experiments.run_section("02_2d", {m: configs[m]}, budget, train=False)[m]
         v = np.array([r["final"]["covered_modes"] for r in res], dtype=float)
-        ours = f"{v.mean():.2f} ± {v.std():.2f} modes"
+        ours = f"{report.mean_std(v)} modes"
         verdict = report.compare_with_paper(v, mean, std)["text"] if budget != "smoke" else NO_SMOKE_VERDICT
         rows.append([f"2D Table 2: {label}", claim, ours, budget, verdict, "2D chapter"])
     return rows

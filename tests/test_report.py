@@ -49,7 +49,7 @@ def test_table2_and_rank_agreement():
              "b": {"registered_modes": (10.0, 1.0)}, "c": {"registered_modes": (15.0, 1.0)}}
     results = {"a": [_r2(24), _r2(22)], "b": [_r2(10), _r2(12)], "c": [_r2(18), _r2(14)], "d": [_r2(1)]}
     rows = report.table2_rows(results, {}, paper)
-    assert rows[0][:3] == ["a", 2, "23.00 ± 1.00 \\| 20.00 ± 1.00"]
+    assert rows[0][:3] == ["a", 2, "23.00 ± 1.41 \\| 20.00 ± 1.00"]
     assert rows[3][2].endswith("\\| —")
     agree = report.rank_agreement(results, paper)
     assert agree["methods"] == ["a", "b", "c"] and agree["rho"] == 1.0
@@ -125,7 +125,7 @@ def _fid_runs(curves):
 def test_fid_rows_and_the_faster_convergence_rule():
     res = {"orig": _fid_runs([[400, 300, 200], [400, 310, 220]]), "both": _fid_runs([[400, 250, 150], [400, 240, 160]])}
     rows = report.fid_rows(res, {"both": "NE+GM"}, {"both": "20.0"})
-    assert rows[1] == ["NE+GM", "155.00 ± 5.00", "20", 2, "20.0"] and rows[0][4] == "—"
+    assert rows[1] == ["NE+GM", "155.00 ± 7.07", "20", 2, "20.0"] and rows[0][4] == "—"
     out = report.faster_at_every_evaluation(res, "both", "orig")
     assert out["steps"] == [10, 20] and out["difference"] == [60.0, 55.0]
     assert out["lower_everywhere"] and out["beyond_spread"] and out["seeds"] == 2
@@ -214,7 +214,7 @@ def test_sensitivity_rows_put_each_check_beside_its_default_and_the_paper():
     rows = report.sensitivity_rows({"vae_sigma_0.1": [run(10), run(12)], "ali_lr": [run(5)]}, checks,
                                    {"vae": [run(25), run(25)]}, {"vae": {"registered_modes": (13.48, 2.31)}},
                                    {"vae": "VAE"})
-    assert rows[0] == ["VAE", "decoder std 0.1", 2, "11.00 ± 1.00", "25.00 ± 0.00", "13.48 ± 2.31"]
+    assert rows[0] == ["VAE", "decoder std 0.1", 2, "11.00 ± 1.41", "25.00 ± 0.00", "13.48 ± 2.31"]
     assert rows[1] == ["ali", "lr 1e-4", 1, "5.00 ± 0.00", "—", "—"]
 
 
