@@ -410,6 +410,23 @@ def weak_seeds(results: dict[str, list[dict]], labels: dict[str, str], key: str 
     return rows
 
 
+def late_training_rows(results: dict[str, list[dict]], labels: dict[str, str], key: str = "covered_modes",
+                       below: float = 20) -> list[list]:
+    """How steady each method is after the middle of training, not only at its last evaluation: [method,
+    final (mean ± std over seeds), mean over the last tenth of the evaluations (mean ± std over seeds), the
+    lowest value of each seed in the second half (mean ± std, and the lowest of all), seeds that fell below
+    ``below`` at some evaluation of the second half]."""
+    rows = []
+    for m, runs in results.items():
+        hist = np.array([[h[key] for h in r["history"]] for r in runs], dtype=float)
+        n = hist.shape[1]
+        late = hist[:, n - max(1, n // 10):].mean(1)
+        low = hist[:, n // 2:].min(1)
+        rows.append([labels.get(m, m), mean_std([r["final"][key] for r in runs]), mean_std(late),
+                     f"{mean_std(low)} (lowest {low.min():g})", f"{int((low < below).sum())} of {len(runs)}"])
+    return rows
+
+
 def sensitivity_rows(check_results: dict[str, list[dict]], checks: dict[str, tuple], table_results: dict[str, list[dict]],
                      paper: dict, labels: dict[str, str], key: str = "covered_modes",
                      paper_key: str = "registered_modes") -> list[list]:

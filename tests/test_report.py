@@ -224,3 +224,13 @@ def test_remaining_rows_format_the_work_left():
                                                       "num_steps": 10, "resume_from": 0, "hours": None}]
     assert report.remaining_rows(rows, {"distgan": "Dist-GAN"}) == [
         ["02_2d", "Dist-GAN", 8, "60,000 of 195,313", "1.9"], ["01_1d", "x", 1, "0 of 10", "not measured"]]
+
+
+def test_late_training_rows_read_the_second_half_of_each_history():
+    def run(curve):
+        return {"final": {"covered_modes": curve[-1]}, "history": [{"covered_modes": v} for v in curve]}
+
+    # 10 evaluations: last tenth = the last one; second half = the last five
+    steady, dips = [0, 5, 9, 25, 25, 25, 25, 25, 25, 25], [0, 5, 9, 25, 25, 25, 12, 25, 24, 24]
+    rows = report.late_training_rows({"m": [run(steady), run(dips)]}, {"m": "M"})
+    assert rows == [["M", "24.50 ± 0.71", "24.50 ± 0.71", "18.50 ± 9.19 (lowest 12)", "1 of 2"]]
