@@ -139,7 +139,7 @@ def spread_comparison(results: dict[str, list[dict]], labels: dict[str, str], re
             continue
         v = np.array([r["final"][key] for r in runs], dtype=float)
         diff = ref.mean() - v.mean()
-        spread = np.sqrt((ref.var(ddof=1) + v.var(ddof=1)) / 2) if len(v) > 1 and len(ref) > 1 else float("nan")
+        spread = np.sqrt((seed_std(ref) ** 2 + seed_std(v) ** 2) / 2) if len(v) > 1 and len(ref) > 1 else float("nan")
         p = ttest_ind(ref, v, equal_var=False).pvalue if len(v) > 1 and len(ref) > 1 else float("nan")
         rows.append([labels.get(m, m), f"{diff:+.2f}", f"{spread:.2f}",
                      "yes" if abs(diff) > spread else "no", f"{p:.3f}"])
@@ -317,7 +317,7 @@ def compare_with_paper(ours, paper_mean: float, paper_std: float, paper_runs: in
     if len(v) < 2:
         return {"verdict": None, "text": "no verdict: one seed has no spread", "welch_p": None, "f_p": None,
                 "direction": None}
-    mean, std = v.mean(), v.std(ddof=1)
+    mean, std = v.mean(), seed_std(v)
     direction = "higher" if mean > paper_mean else "lower" if mean < paper_mean else "equal"
     if std == 0 and paper_std == 0:
         welch_p = 1.0 if mean == paper_mean else 0.0
