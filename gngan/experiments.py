@@ -291,8 +291,8 @@ GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.060, "distga
 # measured 0.0057 in the same conditions). MMD-rep's kernels on 64 features cost O(n^2 * 64) per seed.
 GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.010, "vaegan": 0.012,
                                      "mmdrep": 0.04, "bourgan": 0.020})
-# Measured: the stored 8-seed WGAN-GP run (wall time / iterations; the rough probe above said 0.034).
-GRID2D_SECONDS_PER_ITERATION["wgangp"] = 0.025
+# Measured: the stored 8-seed runs (wall time / iterations); the rough probes above said 0.034 and 0.04.
+GRID2D_SECONDS_PER_ITERATION.update({"wgangp": 0.025, "mmdrep": 0.015})
 GRID2D_SECONDS_PER_ITERATION.update({k: GRID2D_SECONDS_PER_ITERATION[probe] for k, (_, probe, _) in GRID2D_CHECKS.items()})
 
 
