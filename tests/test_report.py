@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,16 @@ def test_spread_comparison():
     rows = {r[0]: r for r in report.spread_comparison(results, {}, "ref")}
     assert rows["x"][1] == "+13.00" and rows["x"][3] == "yes" and float(rows["x"][4]) < 0.01
     assert rows["y"][1] == "+0.00" and rows["y"][3] == "no"
+
+
+def test_spread_comparison_welch_p_by_hand_and_quiet_for_a_zero_spread_method():
+    results = {"ref": [_r2(24), _r2(25), _r2(23)], "z": [_r2(25), _r2(25), _r2(25)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = report.spread_comparison(results, {}, "ref")[0]
+    # Welch: t = (24 - 25) / sqrt(1/3 + 0/3) = -sqrt(3), with df = n_ref - 1 = 2 when the other side has no spread
+    from scipy.stats import t as student_t
+    assert float(row[4]) == pytest.approx(2 * student_t.sf(np.sqrt(3), 2), abs=5e-4)
 
 
 def test_measured_seconds_per_iteration_takes_the_slowest_group():
