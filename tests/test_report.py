@@ -246,3 +246,16 @@ def test_late_training_rows_read_the_second_half_of_each_history():
     steady, dips = [0, 5, 9, 25, 25, 25, 25, 25, 25, 25], [0, 5, 9, 25, 25, 25, 12, 25, 24, 24]
     rows = report.late_training_rows({"m": [run(steady), run(dips)]}, {"m": "M"})
     assert rows == [["M", "24.50 ± 0.71", "24.50 ± 0.71", "18.50 ± 9.19 (lowest 12)", "1 of 2"]]
+
+
+def test_lead_summary_groups_methods_and_judges_the_claim_over_the_named_methods_only():
+    results = {"ref": [_r2(24), _r2(25), _r2(23)], "low": [_r2(10), _r2(12), _r2(11)],
+               "tie": [_r2(24), _r2(25), _r2(25)], "high": [_r2(30), _r2(31), _r2(30)]}
+    text = report.lead_summary(results, {"ref": "R"}, "ref", claimed_over={"low"})
+    assert text.startswith("In our runs, R covers clearly more modes (Welch p < 0.05) than low; ")
+    assert "within the spread, than tie; clearly fewer than high." in text
+    assert text.endswith("holds here.")  # "tie" and "high" are not among the methods the claim is about
+    assert report.lead_summary(results, {}, "ref", claimed_over={"low", "tie"}).endswith("does not hold here.")
+    assert report.lead_summary({"ref": results["ref"]}, {}, "ref", claimed_over=set()).startswith("No other method")
+    same = {"ref": results["ref"], "same": [_r2(23), _r2(24), _r2(25)]}
+    assert "covers as many on average as same." in report.lead_summary(same, {}, "ref", claimed_over={"same"})
