@@ -11,6 +11,13 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def _wall_time(man: dict, seeds: int) -> str:
+    text = f"{man['wall_time_s']:.0f} s for {seeds} seed(s) together"
+    if "eval_time_s" in man:  # not recorded by runs before it existed
+        text += f", + {man['eval_time_s']:.0f} s evaluating and checkpointing"
+    return text
+
+
 def manifest_rows(results: dict[str, list[dict]], labels: dict[str, str]) -> list[list]:
     """One row per group of seeds trained together: method, seeds, steps, device, wall time, commit."""
     rows = []
@@ -28,7 +35,7 @@ def manifest_rows(results: dict[str, list[dict]], labels: dict[str, str]) -> lis
                                 for g in segments)
             rows.append([labels.get(m, m), ", ".join(str(x["seed"]) for x in mans), steps,
                          f"{man['device']} ({man.get('torch_threads', '?')} threads)",
-                         f"{man['wall_time_s']:.0f} s for {len(together)} seed(s) together",
+                         _wall_time(man, len(together)),
                          commits, man["torch_version"]])
     return rows
 

@@ -145,7 +145,8 @@ class Trainer:
         self.noise_gens = [torch.Generator().manual_seed(2 * s + 1) for s in self.seeds]
         self.stepper = Stepper(config, self.nets, self.opts, self.samplers, self.noise_gens, self.device, self.seeds)
         self.history: list[list[dict]] = [[] for _ in self.seeds]
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # seconds in training iterations
+        self.eval_elapsed = 0.0  # seconds in evaluations and checkpoint writing
         self.segments: list[dict] = []
         self._load_checkpoint()
         # which code trained which steps, when a run is resumed by a later commit
@@ -166,6 +167,7 @@ class Trainer:
             "noise_gens": [g.get_state() for g in self.noise_gens],
             "history": self.history,
             "elapsed": self.elapsed,
+            "eval_elapsed": self.eval_elapsed,
             "segments": self.segments,
         }
 
@@ -202,6 +204,7 @@ class Trainer:
             g.set_state(st)
         self.history = state["history"]
         self.elapsed = state["elapsed"]
+        self.eval_elapsed = state.get("eval_elapsed", 0.0)  # absent from checkpoints written before it existed
         self.segments = state.get("segments", [])
         self.stepper.step = state["step"]
         for hist, d in zip(self.history, self.run_dirs):
@@ -221,6 +224,11 @@ class Trainer:
             with open(d / METRICS, "a") as f:
                 f.write(json.dumps(rec) + "\n")
 
+    def _timed_evaluate(self, losses: dict[str, torch.Tensor]) -> None:
+        tick = time.perf_counter()
+        self.evaluate(losses)
+        self.eval_elapsed += time.perf_counter() - tick
+
     def manifest(self, seed: int) -> dict:
         return {
             "config": self.configs[self.seeds.index(seed)].to_dict(),
@@ -232,6 +240,7 @@ class Trainer:
             else platform.processor() or platform.machine(),
             "torch_threads": torch.get_num_threads(),
             "wall_time_s": round(self.elapsed, 2),
+            "eval_time_s": round(self.eval_elapsed, 2),
             "git": GIT_AT_IMPORT,
             "git_segments": self.segments,
             "gngan_version": gngan.__version__,
@@ -244,7 +253,7 @@ class Trainer:
         """Train to ``num_steps``; returns one result per seed (also written to each run's result.json)."""
         c = self.config
         if self.step == 0 and not self.history[0]:
-            self.evaluate({})
+            self._timed_evaluate({})
         sums: dict[str, torch.Tensor] = {}
         count = 0
         label = f"{c.method} seed {self.seeds[0]}" if len(self.seeds) == 1 else f"{c.method} {len(self.seeds)} seeds"
@@ -260,12 +269,14 @@ class Trainer:
             bar.update(1)
             if self.step % c.eval_every == 0 or self.step == c.num_steps:
                 self.elapsed += time.perf_counter() - start
-                self.evaluate({k: v / count for k, v in sums.items()})
+                self._timed_evaluate({k: v / count for k, v in sums.items()})
                 sums, count = {}, 0
                 start = time.perf_counter()
             if self.step % c.checkpoint_every == 0 or self.step == c.num_steps:
                 self.elapsed += time.perf_counter() - start
+                tick = time.perf_counter()
                 self.save_checkpoint()
+                self.eval_elapsed += time.perf_counter() - tick
                 start = time.perf_counter()
         bar.close()
         results = []

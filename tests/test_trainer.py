@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 import torch
@@ -98,6 +99,19 @@ def test_losses_change_and_are_logged(tmp_path):
     man = result["manifest"]
     assert man["num_steps"] == 8 and man["seed"] == 0 and man["device"] == "cpu"
     assert man["wall_time_s"] > 0 and len(man["git"]["commit"]) in (40, 7)
+
+
+def test_evaluation_time_is_kept_apart_from_training_time(tmp_path, monkeypatch):
+    evaluate = Trainer.evaluate
+
+    def slow_evaluate(self, losses):
+        time.sleep(0.1)
+        evaluate(self, losses)
+
+    monkeypatch.setattr(Trainer, "evaluate", slow_evaluate)
+    man = Trainer(TINY, tmp_path, progress=False).fit()[0]["manifest"]
+    assert man["eval_time_s"] >= 5 * 0.1  # evaluations at steps 0, 2, 4, 6, 8
+    assert man["wall_time_s"] < 0.5 * man["eval_time_s"]  # the 8 tiny training steps take far less
 
 
 def test_different_seed_gives_different_run(tmp_path):
