@@ -299,6 +299,41 @@ def fid_table(results, labels, paper_fid) -> str:
                           fid_rows(results, labels, paper_fid))
 
 
+def fid_wobble(results: dict[str, list[dict]], last: int = 3) -> float | None:
+    """How much a run's FID moves between its last ``last`` evaluations: the sample std of those values
+    per run, pooled over every run (root mean variance). With one seed per method it is the only noise
+    scale we have; it mixes the FID estimate's sampling noise with training's own wobble (and any trend
+    left, so it errs on the large side). None when no run has ``last`` evaluations after step 0."""
+    variances = []
+    for runs in results.values():
+        for r in runs:
+            fids = [rec["fid"] for rec in r["history"] if rec["step"] > 0 and "fid" in rec]
+            if len(fids) >= last:
+                variances.append(float(np.var(fids[-last:], ddof=1)))
+    return float(np.sqrt(np.mean(variances))) if variances else None
+
+
+def fid_order(final: dict[str, float], claimed: list[str], wobble: float | None) -> dict:
+    """Does our final-FID order of the methods in ``claimed`` (listed lowest FID first) match it, and is
+    every gap between neighbours in our order larger than ``wobble`` (``fid_wobble``)? ``final``: method ->
+    final FID (mean over seeds)."""
+    ours = sorted(claimed, key=final.get)
+    gaps = [final[b] - final[a] for a, b in zip(ours, ours[1:])]
+    clear = wobble is not None and all(g > wobble for g in gaps)
+    return {"ours": ours, "same": ours == list(claimed), "gaps": gaps, "clear": clear, "wobble": wobble}
+
+
+def fid_order_verdict(order: dict, seeds: int = 1) -> str:
+    """The verdict text for ``fid_order``'s result, at an early (cpu) budget."""
+    if order["wobble"] is None:
+        return "inconclusive at this early budget: too few evaluations to judge the FID's noise"
+    noise = f"the FID moves by ±{order['wobble']:.1f} over a run's last evaluations"
+    if not order["clear"]:
+        return f"inconclusive at this early budget: the FID gaps are within the noise ({noise}; {seeds} seed)"
+    return (f"order {'reproduced' if order['same'] else 'not reproduced'} at this early budget "
+            f"(gaps beyond the noise: {noise}; {seeds} seed)")
+
+
 def faster_at_every_evaluation(results: dict[str, list[dict]], better: str, worse: str) -> dict:
     """Does ``better`` have the lower FID than ``worse`` at every evaluation after the first, by more than
     the seeds' spread? Returns the per-evaluation mean differences (worse - better), the pooled std of
