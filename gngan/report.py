@@ -314,24 +314,31 @@ def fid_wobble(results: dict[str, list[dict]], last: int = 3) -> float | None:
 
 
 def fid_order(final: dict[str, float], claimed: list[str], wobble: float | None) -> dict:
-    """Does our final-FID order of the methods in ``claimed`` (listed lowest FID first) match it, and is
-    every gap between neighbours in our order larger than ``wobble`` (``fid_wobble``)? ``final``: method ->
-    final FID (mean over seeds)."""
-    ours = sorted(claimed, key=final.get)
-    gaps = [final[b] - final[a] for a, b in zip(ours, ours[1:])]
-    clear = wobble is not None and all(g > wobble for g in gaps)
-    return {"ours": ours, "same": ours == list(claimed), "gaps": gaps, "clear": clear, "wobble": wobble}
+    """Our final FIDs against a claimed order (``claimed`` lists the methods lowest FID first). Each
+    neighbouring pair of the claim (a before b) agrees when b's FID exceeds a's by more than ``wobble``
+    (``fid_wobble``), contradicts when a's exceeds b's by more, and is a tie otherwise. The order is
+    "reproduced" when every pair agrees, "not reproduced" when any contradicts, else "inconclusive".
+    ``final``: method -> final FID (mean over seeds)."""
+    pairs = []
+    for a, b in zip(claimed, claimed[1:]):
+        gap = final[b] - final[a]
+        status = "tie" if wobble is None or abs(gap) <= wobble else ("agrees" if gap > 0 else "contradicts")
+        pairs.append({"pair": (a, b), "gap": gap, "status": status})
+    statuses = {p["status"] for p in pairs}
+    outcome = ("not reproduced" if "contradicts" in statuses else
+               "reproduced" if statuses == {"agrees"} else "inconclusive")
+    return {"ours": sorted(claimed, key=final.get), "pairs": pairs, "outcome": outcome, "wobble": wobble}
 
 
 def fid_order_verdict(order: dict, seeds: int = 1) -> str:
     """The verdict text for ``fid_order``'s result, at an early (cpu) budget."""
     if order["wobble"] is None:
         return "inconclusive at this early budget: too few evaluations to judge the FID's noise"
-    noise = f"the FID moves by ±{order['wobble']:.1f} over a run's last evaluations"
-    if not order["clear"]:
-        return f"inconclusive at this early budget: the FID gaps are within the noise ({noise}; {seeds} seed)"
-    return (f"order {'reproduced' if order['same'] else 'not reproduced'} at this early budget "
-            f"(gaps beyond the noise: {noise}; {seeds} seed)")
+    noise = (f"the FID moves by ±{order['wobble']:.1f} over a run's last evaluations; "
+             f"{seeds} seed{'s' if seeds > 1 else ''}")
+    if order["outcome"] == "inconclusive":
+        return f"inconclusive at this early budget: some FID gaps are within the noise ({noise})"
+    return f"order {order['outcome']} at this early budget (beyond the noise: {noise})"
 
 
 def faster_at_every_evaluation(results: dict[str, list[dict]], better: str, worse: str) -> dict:

@@ -83,7 +83,7 @@ def test_image_verdicts_come_from_stored_results(tmp_path, monkeypatch):
         _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], curves[m])
     row = verdicts._fig7_row("cpu")
     assert row[2] == "150.0 / 200.0 / 250.0"
-    assert row[4] == ("order reproduced at this early budget (gaps beyond the noise: the FID moves by ±10.0 over "
+    assert row[4] == ("order reproduced at this early budget (beyond the noise: the FID moves by ±10.0 over "
                       "a run's last evaluations; 1 seed)")
     ablation = {"gngan_orig": [(400, 300), (400, 310)], "gngan_ne": [(400, 250), (400, 255)],
                 "gngan_gm": [(400, 305), (400, 300)], "gngan_ne_gm": [(400, 200), (400, 210)],
@@ -105,7 +105,7 @@ def test_image_orderings_within_the_fid_noise_are_inconclusive(tmp_path, monkeyp
               "gan_ne_gm": [400, 265, 245, 255]}
     for m, cfgs in experiments.image_configs("05_gan_ne_gm", "cpu").items():
         _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], curves[m])
-    assert verdicts._fig7_row("cpu")[4].startswith("inconclusive at this early budget: the FID gaps are within")
+    assert verdicts._fig7_row("cpu")[4].startswith("inconclusive at this early budget: some FID gaps are within")
     table3 = {"gngan_hinge": [400, 210, 190, 200], "distgan_hinge": [400, 215, 195, 205],
               "sngan": [400, 260, 240, 250], "wgangp": [400, 300, 280, 290], "gangp": [400, 300, 280, 290]}
 
@@ -130,10 +130,13 @@ def test_fid_wobble_and_order_by_hand():
     results = {"a": [run(500, 999, 310, 290, 300)], "b": [run(500, 202, 198, 200)]}
     assert report.fid_wobble(results) == pytest.approx(np.sqrt(52))
     assert report.fid_wobble({"a": [run(500, 300, 290)]}) is None
-    order = report.fid_order({"x": 100.0, "y": 120.0, "z": 110.0}, ["x", "y", "z"], wobble=5.0)
-    assert order["ours"] == ["x", "z", "y"] and not order["same"] and order["clear"]
-    assert not report.fid_order({"x": 100.0, "y": 120.0, "z": 110.0}, ["x", "y", "z"], wobble=10.0)["clear"]
+    final = {"x": 100.0, "y": 120.0, "z": 110.0}
+    order = report.fid_order(final, ["x", "y", "z"], wobble=5.0)  # x < y agrees (20), y < z contradicts (-10)
+    assert order["ours"] == ["x", "z", "y"] and [p["status"] for p in order["pairs"]] == ["agrees", "contradicts"]
     assert report.fid_order_verdict(order).startswith("order not reproduced")
+    assert report.fid_order(final, ["x", "y", "z"], wobble=10.0)["outcome"] == "inconclusive"  # 10 is a tie
+    assert report.fid_order(final, ["x", "z", "y"], wobble=5.0)["outcome"] == "reproduced"
+    assert report.fid_order(final, ["x", "z", "y"], wobble=None)["outcome"] == "inconclusive"
 
 
 def test_smoke_verdict_page_with_stored_smoke_runs(tmp_path, monkeypatch):
