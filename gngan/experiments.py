@@ -285,14 +285,13 @@ def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) ->
 # gngan_ne_gm: benchmarks/bench_ne.py with the hand-written NE backward, results/benchmarks/ne_backward.json,
 # the other core busy);
 # used only to estimate wall times and to keep `make book` from starting hours of training unasked.
-GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.060, "distgan": 0.051, "wgangp": 0.034,
-                                "gan": 0.0075}
+# wgangp and mmdrep: wall time / iterations of their stored 8-seed runs (rough probes had said 0.034, 0.04).
+GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.060, "distgan": 0.051, "wgangp": 0.025,
+                                "gan": 0.0075, "mmdrep": 0.015}
 # Rough: 60 iterations of an 8-seed group, 1 thread, while two other trainings kept both cores busy (GAN
-# measured 0.0057 in the same conditions). MMD-rep's kernels on 64 features cost O(n^2 * 64) per seed.
+# measured 0.0057 in the same conditions).
 GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.010, "vaegan": 0.012,
-                                     "mmdrep": 0.04, "bourgan": 0.020})
-# Measured: the stored 8-seed runs (wall time / iterations); the rough probes above said 0.034 and 0.04.
-GRID2D_SECONDS_PER_ITERATION.update({"wgangp": 0.025, "mmdrep": 0.015})
+                                     "bourgan": 0.020})
 GRID2D_SECONDS_PER_ITERATION.update({k: GRID2D_SECONDS_PER_ITERATION[probe] for k, (_, probe, _) in GRID2D_CHECKS.items()})
 
 
