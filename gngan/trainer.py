@@ -224,9 +224,10 @@ class Trainer:
             with open(d / METRICS, "a") as f:
                 f.write(json.dumps(rec) + "\n")
 
-    def _timed_evaluate(self, losses: dict[str, torch.Tensor]) -> None:
+    def _overhead(self, work, *args) -> None:
+        """Run an evaluation or a checkpoint write, counted in eval_elapsed, not in training time."""
         tick = time.perf_counter()
-        self.evaluate(losses)
+        work(*args)
         self.eval_elapsed += time.perf_counter() - tick
 
     def manifest(self, seed: int) -> dict:
@@ -253,7 +254,7 @@ class Trainer:
         """Train to ``num_steps``; returns one result per seed (also written to each run's result.json)."""
         c = self.config
         if self.step == 0 and not self.history[0]:
-            self._timed_evaluate({})
+            self._overhead(self.evaluate, {})
         sums: dict[str, torch.Tensor] = {}
         count = 0
         label = f"{c.method} seed {self.seeds[0]}" if len(self.seeds) == 1 else f"{c.method} {len(self.seeds)} seeds"
@@ -269,14 +270,12 @@ class Trainer:
             bar.update(1)
             if self.step % c.eval_every == 0 or self.step == c.num_steps:
                 self.elapsed += time.perf_counter() - start
-                self._timed_evaluate({k: v / count for k, v in sums.items()})
+                self._overhead(self.evaluate, {k: v / count for k, v in sums.items()})
                 sums, count = {}, 0
                 start = time.perf_counter()
             if self.step % c.checkpoint_every == 0 or self.step == c.num_steps:
                 self.elapsed += time.perf_counter() - start
-                tick = time.perf_counter()
-                self.save_checkpoint()
-                self.eval_elapsed += time.perf_counter() - tick
+                self._overhead(self.save_checkpoint)
                 start = time.perf_counter()
         bar.close()
         results = []
