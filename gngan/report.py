@@ -341,6 +341,14 @@ def fid_order_verdict(order: dict, seeds: int = 1) -> str:
     return f"order {order['outcome']} at this early budget (beyond the noise: {noise})"
 
 
+def claimed_fid_order(results: dict[str, list[dict]], claimed: list[str]) -> tuple[dict, str]:
+    """``fid_order`` and its ``fid_order_verdict`` for stored runs: final FIDs averaged over each method's
+    seeds, the noise (``fid_wobble``) pooled over the claimed methods' runs only."""
+    final = {m: float(np.mean([r["final"]["fid"] for r in results[m]])) for m in claimed}
+    order = fid_order(final, claimed, fid_wobble({m: results[m] for m in claimed}))
+    return order, fid_order_verdict(order, seeds=min(len(results[m]) for m in claimed))
+
+
 def faster_at_every_evaluation(results: dict[str, list[dict]], better: str, worse: str) -> dict:
     """Does ``better`` have the lower FID than ``worse`` at every evaluation after the first, by more than
     the seeds' spread? Returns the per-evaluation mean differences (worse - better), the pooled std of
