@@ -147,3 +147,30 @@ def test_smoke_verdict_page_with_stored_smoke_runs(tmp_path, monkeypatch):
     experiments.run_section("01_1d", experiments.toy1d_configs("smoke"), "smoke", progress=False)
     row = verdicts._toy1d_row("smoke")
     assert row[4] == "no verdict: smoke is a pipeline check"
+
+
+def test_not_run_image_rows_give_their_own_chapters_hours_left(tmp_path, monkeypatch):
+    from gngan import experiments, verdicts
+
+    timing = experiments.RESULTS_ROOT / "benchmarks" / "image_step_timing.json"
+    if not timing.exists():
+        pytest.skip("no stored image step timing")
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(timing, tmp_path / "benchmarks" / timing.name)
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+    t = json.loads(timing.read_text())
+
+    def hours_by_hand(section, done=()):
+        total = 0.0
+        for m, cfgs in experiments.image_configs(section, "cpu").items():
+            c = cfgs[0]
+            per_it = t["seconds_per_iteration"][f"{section}/{m} width={c.width}"] + c.fid_fake * t["fid_seconds_per_image"] / c.eval_every
+            total += sum(c.num_steps * per_it for c in cfgs if (m, c.seed) not in done)
+        return total / 3600
+
+    assert f"(about {hours_by_hand('05_gan_ne_gm'):.1f} one-core hours left, estimated)" in verdicts._fig7_row("cpu")[4]
+    cfg = experiments.image_configs("03_ablation", "cpu")["distgan"][0]
+    _store(tmp_path, "03_ablation", "cpu", "distgan", cfg, [400, 300])
+    left = hours_by_hand("03_ablation", done={("distgan", cfg.seed)})
+    assert left < hours_by_hand("03_ablation")
+    assert f"(about {left:.1f} one-core hours left, estimated)" in verdicts._ablation_row("cpu")[4]
