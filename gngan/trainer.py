@@ -257,7 +257,9 @@ class Trainer:
             self._overhead(self.evaluate, {})
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        label = f"{c.method} seed {self.seeds[0]}" if len(self.seeds) == 1 else f"{c.method} {len(self.seeds)} seeds"
+        # the run directory's parent names the variant (gan_ne, gngan_ne_gm, ...); config.method does not
+        name = self.run_dirs[0].parent.name or c.method
+        label = f"{name} seed {self.seeds[0]}" if len(self.seeds) == 1 else f"{name} {len(self.seeds)} seeds"
         bar = tqdm(total=c.num_steps, initial=self.step, disable=not self.progress, desc=label, leave=False)
         start = time.perf_counter()
         while self.step < c.num_steps:
