@@ -94,11 +94,15 @@ def test_stored_results_reads_finished_runs_only_and_refuses_other_configs(tmp_p
         experiments.stored_results("01_1d", other, "smoke", root=tmp_path)
 
 
-def test_2d_sensitivity_checks_change_one_setting_of_the_method_they_probe():
+def test_2d_sensitivity_checks_change_only_their_declared_settings_of_the_method_they_probe():
     assert not set(experiments.GRID2D_CHECKS) & set(experiments.grid2d_configs("smoke"))  # not Table 2 rows
+    assert set(experiments.GRID2D_CHECK_CHANGES) == set(experiments.GRID2D_CHECKS)
     configs = experiments.grid2d_configs("cpu", methods=list(experiments.GRID2D_CHECKS))
     for key, (config, probe, _) in experiments.GRID2D_CHECKS.items():
-        assert len(config.diff(experiments.GRID2D_METHODS[probe])) == 1, key
+        assert set(config.diff(experiments.GRID2D_METHODS[probe])) == experiments.GRID2D_CHECK_CHANGES[key], key
+        # the networks, batch and protocol stay the paper's
+        for field in ("hidden_width", "g_hidden_layers", "d_hidden_layers", "batch_size", "num_steps", "eval_samples"):
+            assert getattr(config, field) == getattr(experiments.GRID2D_METHODS[probe], field), (key, field)
         assert configs[key][0] == config.replace(seed=0)  # the cpu budget is the full protocol
         assert key in experiments.GRID2D_SECONDS_PER_ITERATION and key in experiments.METHOD_LABELS
 
