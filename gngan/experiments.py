@@ -71,7 +71,8 @@ METHOD_LABELS.update({"gngan_ne_gm": "GN-GAN (+NE+GM)", "wgangp": "WGAN-GP", "ga
 GRID2D_CHECKS = {
     **{f"vae_sigma_{s:g}": (GRID2D_METHODS["vae"].replace(vae_sigma=s), "vae", f"decoder std {s:g} (default 0.006)")
        for s in (0.03, 0.1, 0.3)},
-    "ali_lr_1e-4": (GRID2D_METHODS["ali"].replace(lr=1e-4), "ali", "Adam lr 1e-4 (ALI's own mixture experiment)"),
+    "ali_own_recipe": (GRID2D_METHODS["ali"].replace(lr=1e-4, prior="normal"), "ali",
+                       "its own mixture experiment's Adam lr 1e-4 and N(0, I) prior"),
     # The WGAN-GP authors' own 25-Gaussian settings (gan_toy.py of igul222/improved_wgan_training) except their
     # 3 x 512 networks: the paper's networks, batch and iterations stay, as for every row of Table 2.
     "wgangp_toy_recipe": (GRID2D_METHODS["wgangp"].replace(prior="normal", g_out="linear", lr=1e-4, beta1=0.5,
@@ -81,7 +82,7 @@ GRID2D_CHECKS = {
 }
 # the settings each check changes (a recipe may change several at once)
 GRID2D_CHECK_CHANGES = {**{k: {"vae_sigma"} for k in GRID2D_CHECKS if k.startswith("vae_sigma_")},
-                        "ali_lr_1e-4": {"lr"},
+                        "ali_own_recipe": {"lr", "prior"},
                         "wgangp_toy_recipe": {"prior", "g_out", "lr", "beta1", "beta2", "lr_decay"}}
 METHOD_LABELS.update({k: f"{METHOD_LABELS[probe]}, {what}" for k, (_, probe, what) in GRID2D_CHECKS.items()})
 GRID2D_BUDGETS = {
