@@ -66,7 +66,7 @@ GRID2D_METHODS.update({
 METHOD_LABELS.update({"gngan_ne_gm": "GN-GAN (+NE+GM)", "wgangp": "WGAN-GP", "gan": "GAN", "vae": "VAE",
                       "beta_vae": "β-VAE", "ali": "ALI", "vaegan": "VAEGAN", "mmdrep": "MMD-GAN (repulsive, ours)",
                       "bourgan": "BourGAN (ours)"})
-# Sensitivity checks (ours, not rows of Table 2): one setting of a baseline changed, to test an explanation of
+# Sensitivity checks (ours, not rows of Table 2): settings of a baseline changed, to test an explanation of
 # why our row differs from the paper's. {key: (config, the Table 2 method it probes, what changes)}.
 GRID2D_CHECKS = {
     **{f"vae_sigma_{s:g}": (GRID2D_METHODS["vae"].replace(vae_sigma=s), "vae", f"decoder std {s:g} (default 0.006)")
