@@ -80,10 +80,6 @@ GRID2D_CHECKS = {
                           "its authors' 25-Gaussian recipe without their 3 x 512 networks: Adam lr 1e-4, "
                           "β = (0.5, 0.9), no lr decay, N(0, I) prior, linear output"),
 }
-# the settings each check changes (a recipe may change several at once)
-GRID2D_CHECK_CHANGES = {**{k: {"vae_sigma"} for k in GRID2D_CHECKS if k.startswith("vae_sigma_")},
-                        "ali_own_recipe": {"lr", "prior"},
-                        "wgangp_toy_recipe": {"prior", "g_out", "lr", "beta1", "beta2", "lr_decay"}}
 METHOD_LABELS.update({k: f"{METHOD_LABELS[probe]}, {what}" for k, (_, probe, what) in GRID2D_CHECKS.items()})
 GRID2D_BUDGETS = {
     "smoke": {"seeds": [0, 1], "num_steps": 40, "eval_every": 20, "checkpoint_every": 20, "eval_samples": 500},
