@@ -334,10 +334,11 @@ def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, 
     return out
 
 
-def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
+def remaining_work(budget: str, root: Path | None = None, sections: list[str] | None = None) -> list[dict]:
     """What is left to train at ``budget``, one dict per (section, method) with missing seeds: the seeds,
     the step its checkpoint on this machine resumes from (0 without one), and the estimated one-core hours
-    left (None where no cost was measured). Covers the 2D sensitivity checks too."""
+    left (None where no cost was measured). Covers the 2D sensitivity checks too; ``sections`` limits it to
+    those sections (each in-progress checkpoint is read to find its step)."""
     from gngan.trainer import checkpoint_step, group_dir, training_groups
 
     plans = [("01_1d", toy1d_configs(budget), {}),
@@ -345,6 +346,8 @@ def remaining_work(budget: str, root: Path | None = None) -> list[dict]:
     plans += [(sec, image_configs(sec, budget), image_seconds_per_iteration(sec, budget)) for sec in IMAGE_SECTIONS]
     rows = []
     for section, configs, cost in plans:
+        if sections is not None and section not in sections:
+            continue
         for method, seeds in missing_runs(section, configs, budget, root=root).items():
             cfgs = [c for c in configs[method] if c.seed in seeds]
             dirs = [run_dir(section, budget, method, c.seed, root=root) for c in cfgs]

@@ -10,7 +10,7 @@ NO_SMOKE_VERDICT = "no verdict: smoke is a pipeline check"
 
 
 def _not_run_images(section: str) -> str:
-    hours = [r["hours"] for r in experiments.remaining_work("cpu") if r["section"] == section]
+    hours = [r["hours"] for r in experiments.remaining_work("cpu", sections=[section])]
     cost = (f" (about {sum(hours):.1f} one-core hours left, estimated)" if hours and None not in hours else "")
     return (f"not run here yet: image training is implemented and tested; this chapter's cpu-budget runs{cost} "
             "have not all been trained")

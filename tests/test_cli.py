@@ -59,6 +59,8 @@ def test_status_lists_missing_runs_and_resume_points(tmp_path, capsys):
     wgangp = rows[("02_2d", "wgangp")]
     assert wgangp["hours"] == pytest.approx(20 * experiments.GRID2D_SECONDS_PER_ITERATION["wgangp"] / 3600)
     assert rows[("02_2d", "distgan")]["resume_from"] == 0
+    only_image = experiments.remaining_work("smoke", tmp_path, sections=["03_ablation"])
+    assert only_image and only_image == [r for r in rows.values() if r["section"] == "03_ablation"]
     with pytest.warns(UserWarning, match="unreadable"):
         assert main(["status", "--budget", "smoke", "--results-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
