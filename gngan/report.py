@@ -318,7 +318,8 @@ def fid_order(final: dict[str, float], claimed: list[str], wobble: float | None)
     neighbouring pair of the claim (a before b) agrees when b's FID exceeds a's by more than ``wobble``
     (``fid_wobble``), contradicts when a's exceeds b's by more, and is a tie otherwise. The order is
     "reproduced" when every pair agrees, "not reproduced" when any contradicts, else "inconclusive".
-    ``final``: method -> final FID (mean over seeds)."""
+    ``final``: method -> final FID (mean over seeds). Returns ``ours`` (the claimed methods by our FID),
+    ``pairs``, ``outcome``, ``wobble`` and ``final`` (the claimed methods' FIDs)."""
     pairs = []
     for a, b in zip(claimed, claimed[1:]):
         gap = final[b] - final[a]
@@ -327,7 +328,8 @@ def fid_order(final: dict[str, float], claimed: list[str], wobble: float | None)
     statuses = {p["status"] for p in pairs}
     outcome = ("not reproduced" if "contradicts" in statuses else
                "reproduced" if statuses == {"agrees"} else "inconclusive")
-    return {"ours": sorted(claimed, key=final.get), "pairs": pairs, "outcome": outcome, "wobble": wobble}
+    return {"ours": sorted(claimed, key=final.get), "pairs": pairs, "outcome": outcome, "wobble": wobble,
+            "final": {m: final[m] for m in claimed}}
 
 
 def fid_order_verdict(order: dict, seeds: int = 1) -> str:

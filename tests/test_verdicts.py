@@ -133,6 +133,7 @@ def test_fid_wobble_and_order_by_hand():
     final = {"x": 100.0, "y": 120.0, "z": 110.0}
     order = report.fid_order(final, ["x", "y", "z"], wobble=5.0)  # x < y agrees (20), y < z contradicts (-10)
     assert order["ours"] == ["x", "z", "y"] and [p["status"] for p in order["pairs"]] == ["agrees", "contradicts"]
+    assert order["final"] == final
     assert report.fid_order_verdict(order).startswith("order not reproduced")
     assert report.fid_order(final, ["x", "y", "z"], wobble=10.0)["outcome"] == "inconclusive"  # 10 is a tie
     assert report.fid_order(final, ["x", "z", "y"], wobble=5.0)["outcome"] == "reproduced"
