@@ -79,6 +79,9 @@ GRID2D_CHECKS = {
                                                            beta2=0.9, lr_decay=1.0), "wgangp",
                           "its authors' 25-Gaussian recipe without their 3 x 512 networks: Adam lr 1e-4, "
                           "β = (0.5, 0.9), no lr decay, N(0, I) prior, linear output"),
+    # Our own row +NE+GM uses the image experiments' NE weight (the paper gives none for 2D: ledger row 33).
+    "gngan_ne_gm_lambda_r_0.1": (GRID2D_METHODS["gngan_ne_gm"].replace(lambda_r=0.1), "gngan_ne_gm",
+                                 "NE weight λ_r = 0.1 (default 1)"),
 }
 METHOD_LABELS.update({k: f"{METHOD_LABELS[probe]}, {what}" for k, (_, probe, what) in GRID2D_CHECKS.items()})
 GRID2D_BUDGETS = {

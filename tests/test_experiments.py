@@ -99,7 +99,8 @@ def test_2d_sensitivity_checks_change_only_their_declared_settings_of_the_method
     # the settings each check is meant to change (a recipe changes several at once)
     changes = {"vae_sigma_0.03": {"vae_sigma"}, "vae_sigma_0.1": {"vae_sigma"}, "vae_sigma_0.3": {"vae_sigma"},
                "ali_own_recipe": {"lr", "prior"},
-               "wgangp_toy_recipe": {"prior", "g_out", "lr", "beta1", "beta2", "lr_decay"}}
+               "wgangp_toy_recipe": {"prior", "g_out", "lr", "beta1", "beta2", "lr_decay"},
+               "gngan_ne_gm_lambda_r_0.1": {"lambda_r"}}
     assert set(changes) == set(experiments.GRID2D_CHECKS)
     configs = experiments.grid2d_configs("cpu", methods=list(experiments.GRID2D_CHECKS))
     for key, (config, probe, _) in experiments.GRID2D_CHECKS.items():
