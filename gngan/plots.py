@@ -59,23 +59,28 @@ def toy1d_strip(results: dict[str, list[dict]], dataset, labels: dict[str, str],
 
 
 def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str], num_modes: int,
-                           paper: dict[str, float] | None = None):
-    """Covered modes at the end of training, one dot per seed; the paper's value as a cross."""
-    fig, ax = plt.subplots(figsize=(5, 2.8))
+                           paper: dict[str, float | tuple[float, float]] | None = None):
+    """Covered modes at the end of training, one dot per seed, our mean ± std in black; the paper's value as a
+    red cross, with its std bar where ``paper`` gives (mean, std)."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(results) + 1.5), 2.8))
     rng = np.random.default_rng(0)
+    paper_label = "paper"
     for i, m in enumerate(results):
         vals = np.array([r["final"]["covered_modes"] for r in results[m]])
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, alpha=0.7, label=None)
-        ax.errorbar(i + 0.25, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3)
+        ax.errorbar(i + 0.2, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3,
+                    label="ours, mean ± std" if i == 0 else None)
         if paper and m in paper:
-            ax.scatter(i + 0.4, paper[m], marker="x", color="tab:red", s=60,
-                       label="paper" if i == 0 else None)
-    ax.set_xticks(range(len(results)), [labels[m] for m in results])
-    ax.set_yticks(range(num_modes + 1))
+            mean, std = paper[m] if isinstance(paper[m], tuple) else (paper[m], 0.0)
+            ax.errorbar(i + 0.35, mean, yerr=std, fmt="x", color="tab:red", ms=7, capsize=3, label=paper_label)
+            paper_label = None
+    ax.set_xticks(range(len(results)), [labels[m] for m in results], rotation=30 if len(results) > 5 else 0,
+                  ha="right" if len(results) > 5 else "center", fontsize=8)
+    ax.set_yticks(range(0, num_modes + 1, 1 if num_modes <= 10 else 5))
     ax.set_ylabel("covered modes")
     ax.set_xlim(-0.5, len(results) - 0.4)
     if paper:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -52,3 +52,22 @@ def test_long_runs_label_iterations_in_thousands():
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert "100K" in labels and "200K" in labels
+
+
+def test_covered_modes_per_seed_shows_every_seed_our_mean_and_the_papers_mean_with_its_std():
+    results = {"a": [{"final": {"covered_modes": v}} for v in (20, 24, 25)],
+               "b": [{"final": {"covered_modes": v}} for v in (1, 3)]}
+    fig = plots.covered_modes_per_seed(results, {"a": "A", "b": "B"}, num_modes=25, paper={"a": (24.39, 0.44)})
+    ax = fig.axes[0]
+    dots = sorted(float(y) for c in ax.collections if hasattr(c, "get_offsets") and not hasattr(c, "get_segments")
+                  for _, y in c.get_offsets())
+    assert dots == [1, 3, 20, 24, 25]
+    bars = {container.get_label(): container for container in ax.containers}
+    ours_a = bars["ours, mean ± std"]
+    assert ours_a.lines[0].get_ydata()[0] == 23.0
+    np.testing.assert_allclose(ours_a.lines[2][0].get_segments()[0][:, 1], [23 - np.std([20, 24, 25], ddof=1),
+                                                                           23 + np.std([20, 24, 25], ddof=1)])
+    theirs = bars["paper"]  # only method a has a paper value
+    assert theirs.lines[0].get_ydata()[0] == 24.39 and theirs.lines[0].get_xdata()[0] < 1
+    np.testing.assert_allclose(theirs.lines[2][0].get_segments()[0][:, 1], [24.39 - 0.44, 24.39 + 0.44])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours, mean ± std", "paper"]
