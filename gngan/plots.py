@@ -58,16 +58,24 @@ def toy1d_strip(results: dict[str, list[dict]], dataset, labels: dict[str, str],
     return fig
 
 
+def _method_colors() -> list[str]:
+    """One colour per method, in the order of a chapter's results, the same in each of its figures (ten colours
+    are not enough for the 2D chapter's eleven methods)."""
+    return plt.rcParams["axes.prop_cycle"].by_key()["color"] + ["black", "gold", "navy"]
+
+
 def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str], num_modes: int,
                            paper: dict[str, float | tuple[float, float]] | None = None):
     """Covered modes at the end of training, one dot per seed, our mean ± std in black; the paper's value as a
     red cross, with its std bar where ``paper`` gives (mean, std)."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(results) + 1.5), 2.8))
     rng = np.random.default_rng(0)
+    colors = _method_colors()
     paper_label = "paper"
     for i, m in enumerate(results):
         vals = np.array([r["final"]["covered_modes"] for r in results[m]])
-        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, alpha=0.7, label=None)
+        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, alpha=0.7, label=None,
+                   color=colors[i % len(colors)])
         ax.errorbar(i + 0.2, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3,
                     label="ours, mean ± std" if i == 0 else None)
         if paper and m in paper:
@@ -92,8 +100,7 @@ def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str],
     iteration, in the method's colour, on the same axis."""
     fig, ax = plt.subplots(figsize=(7, 3))
     last = max(r["history"][-1]["step"] for runs in results.values() for r in runs) if results else 0
-    # ten colours are not enough for the 2D chapter's eleven methods
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"] + ["black", "gold", "navy"]
+    colors = _method_colors()
     for i, (m, runs) in enumerate(results.items()):
         steps = np.array([rec["step"] for rec in runs[0]["history"]])
         vals = np.array([[rec[key] for rec in r["history"]] for r in runs], dtype=float)

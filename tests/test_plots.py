@@ -71,3 +71,15 @@ def test_covered_modes_per_seed_shows_every_seed_our_mean_and_the_papers_mean_wi
     assert theirs.lines[0].get_ydata()[0] == 24.39 and theirs.lines[0].get_xdata()[0] < 1
     np.testing.assert_allclose(theirs.lines[2][0].get_segments()[0][:, 1], [24.39 - 0.44, 24.39 + 0.44])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours, mean ± std", "paper"]
+
+
+def test_a_method_has_the_same_colour_in_the_per_seed_dots_and_the_training_curves():
+    names = [f"m{i}" for i in range(11)]  # more methods than matplotlib's ten default colours
+    curves = plots.metric_over_training({m: [{"history": [{"step": 0, "covered_modes": 1}],
+                                              "final": {"covered_modes": 1}}] for m in names},
+                                        {m: m for m in names}, "covered_modes", "modes")
+    dots = plots.covered_modes_per_seed({m: [{"final": {"covered_modes": 1}}] for m in names}, {m: m for m in names}, 25)
+    line_colors = [matplotlib.colors.to_hex(line.get_color()) for line in curves.axes[0].lines if line.get_label() in names]
+    dot_colors = [matplotlib.colors.to_hex(c.get_facecolor()[0]) for c in dots.axes[0].collections
+                  if hasattr(c, "get_offsets") and not hasattr(c, "get_segments")]
+    assert line_colors == dot_colors and len(set(dot_colors)) == 11
