@@ -12,7 +12,7 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 
 def _wall_time(man: dict, seeds: int) -> str:
-    text = f"{man['wall_time_s']:.0f} s for {seeds} seed(s) together"
+    text = f"{man['wall_time_s']:.0f} s" + (f" for {seeds} seeds together" if seeds > 1 else " training")
     if "eval_time_s" in man:  # not recorded by runs before it existed
         text += f", + {man['eval_time_s']:.0f} s evaluating and checkpointing"
     return text

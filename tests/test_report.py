@@ -18,13 +18,13 @@ def test_manifest_groups_seeds_trained_together():
     results = {"m": [_result(0, [0, 1]), _result(1, [0, 1]), _result(2, [2], dirty=True)]}
     rows = report.manifest_rows(results, {"m": "M"})
     assert len(rows) == 2
-    assert rows[0][1] == "0, 1" and "2 seed(s) together" in rows[0][4] and rows[0][5] == "aaaaaaaaaa"
+    assert rows[0][1] == "0, 1" and "2 seeds together" in rows[0][4] and rows[0][5] == "aaaaaaaaaa"
     assert rows[1][5] == "aaaaaaaaaa+dirty"
-    assert rows[0][4] == "12 s for 2 seed(s) together"  # runs from before eval_time_s: training time only
+    assert rows[0][4] == "12 s for 2 seeds together"  # runs from before eval_time_s: training time only
     timed = _result(0, [0])
     timed["manifest"]["eval_time_s"] = 30.4
     (row,) = report.manifest_rows({"m": [timed]}, {})
-    assert row[4] == "12 s for 1 seed(s) together, + 30 s evaluating and checkpointing"
+    assert row[4] == "12 s training, + 30 s evaluating and checkpointing"
 
 
 def test_manifest_names_every_commit_of_a_resumed_run():
