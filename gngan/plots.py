@@ -82,8 +82,9 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
             mean, std = paper[m] if isinstance(paper[m], tuple) else (paper[m], 0.0)
             ax.errorbar(i + 0.35, mean, yerr=std, fmt="x", color="tab:red", ms=7, capsize=3, label=paper_label)
             paper_label = None
-    ax.set_xticks(range(len(results)), [labels[m] for m in results], rotation=30 if len(results) > 5 else 0,
-                  ha="right" if len(results) > 5 else "center", fontsize=8)
+    slanted = len(results) > 5  # long labels side by side overlap
+    ax.set_xticks(range(len(results)), [labels[m] for m in results], rotation=30 if slanted else 0,
+                  ha="right" if slanted else "center", fontsize=8)
     ax.set_yticks(range(0, num_modes + 1, 1 if num_modes <= 10 else 5))
     ax.set_ylabel("covered modes")
     ax.set_xlim(-0.5, len(results) - 0.4)

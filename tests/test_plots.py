@@ -54,13 +54,17 @@ def test_long_runs_label_iterations_in_thousands():
     assert "100K" in labels and "200K" in labels
 
 
+def _scatters(ax):
+    """The scatter plots of ``ax`` (error bars are line collections, which also have offsets)."""
+    return [c for c in ax.collections if not hasattr(c, "get_segments")]
+
+
 def test_covered_modes_per_seed_shows_every_seed_our_mean_and_the_papers_mean_with_its_std():
     results = {"a": [{"final": {"covered_modes": v}} for v in (20, 24, 25)],
                "b": [{"final": {"covered_modes": v}} for v in (1, 3)]}
     fig = plots.covered_modes_per_seed(results, {"a": "A", "b": "B"}, num_modes=25, paper={"a": (24.39, 0.44)})
     ax = fig.axes[0]
-    dots = sorted(float(y) for c in ax.collections if hasattr(c, "get_offsets") and not hasattr(c, "get_segments")
-                  for _, y in c.get_offsets())
+    dots = sorted(float(y) for c in _scatters(ax) for _, y in c.get_offsets())
     assert dots == [1, 3, 20, 24, 25]
     bars = {container.get_label(): container for container in ax.containers}
     ours_a = bars["ours, mean ± std"]
@@ -80,6 +84,5 @@ def test_a_method_has_the_same_colour_in_the_per_seed_dots_and_the_training_curv
                                         {m: m for m in names}, "covered_modes", "modes")
     dots = plots.covered_modes_per_seed({m: [{"final": {"covered_modes": 1}}] for m in names}, {m: m for m in names}, 25)
     line_colors = [matplotlib.colors.to_hex(line.get_color()) for line in curves.axes[0].lines if line.get_label() in names]
-    dot_colors = [matplotlib.colors.to_hex(c.get_facecolor()[0]) for c in dots.axes[0].collections
-                  if hasattr(c, "get_offsets") and not hasattr(c, "get_segments")]
+    dot_colors = [matplotlib.colors.to_hex(c.get_facecolor()[0]) for c in _scatters(dots.axes[0])]
     assert line_colors == dot_colors and len(set(dot_colors)) == 11

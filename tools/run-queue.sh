@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train what a budget still lacks, one run at a time in the plan's order (the 1D and 2D tables, the image
-# chapters, then the 2D checks: extras that no chapter's verdict needs), each step from a clean checkout (run-clean.sh). Stored runs are reused and checkpoints
-# resumed, so the same command continues after a kill; it stops at the first failing step.
+# chapters, then the 2D checks: extras that no chapter's verdict needs), each step from a clean checkout
+# (run-clean.sh). Stored runs are reused and checkpoints resumed, so the same command continues after a
+# kill; it stops at the first failing step.
 # Usage: nohup tools/run-queue.sh cpu > queue.log 2>&1 &
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
