@@ -53,11 +53,12 @@ def _status(args) -> None:
     if not rows:
         print(f"budget {args.budget}: every run is stored")
         return
-    print(f"{'section':13s} {'method':16s} {'seeds':>5s} {'resume from':>16s} {'hours left (one core, est.)':>28s}")
+    width = max(len("method"), *(len(r["method"]) for r in rows))
+    print(f"{'section':13s} {'method':{width}s} {'seeds':>5s} {'resume from':>16s} {'hours left (one core, est.)':>28s}")
     for r in rows:
         hours = "not measured" if r["hours"] is None else f"{r['hours']:.1f}"
         resume = f"{r['resume_from']:,}/{r['num_steps']:,}"
-        print(f"{r['section']:13s} {r['method']:16s} {len(r['seeds']):5d} {resume:>16s} {hours:>28s}")
+        print(f"{r['section']:13s} {r['method']:{width}s} {len(r['seeds']):5d} {resume:>16s} {hours:>28s}")
     known = [r["hours"] for r in rows if r["hours"] is not None]
     print(f"total: {sum(known):.1f} hours on one core for {len(known)} of {len(rows)} methods with a measured cost")
 

@@ -65,3 +65,5 @@ def test_status_lists_missing_runs_and_resume_points(tmp_path, capsys):
         assert main(["status", "--budget", "smoke", "--results-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "wgangp" in out and "20/40" in out and out.strip().splitlines()[-1].startswith("total:")
+    table = out.strip().splitlines()[:-1]
+    assert len({len(line) for line in table}) == 1, "the status columns line up under the longest method name"
