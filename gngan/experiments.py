@@ -7,6 +7,7 @@ Budgets: ``smoke`` (seconds, CI), ``cpu`` (what the book shows, run on 2 CPU cor
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
@@ -262,12 +263,19 @@ def run_dir(section: str, budget: str, method: str, seed: int, num_steps: int | 
 
 def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, device: str = "cpu",
                 num_steps: int | None = None, root: Path | None = None, train: bool = True,
-                progress: bool = True) -> dict[str, list[dict]]:
+                progress: bool = True, untrained: Collection[str] = ()) -> dict[str, list[dict]]:
     """Results of every config, reusing stored runs; the missing seeds of a method train together
-    (stacked), unless ``train`` is False."""
+    (stacked), unless ``train`` is False. Methods in ``untrained`` never train: only their stored seeds
+    are returned (a method with none is left out), so a chapter can show a method partly trained
+    elsewhere with its seed count."""
     out: dict[str, list[dict]] = {}
     for method, cfgs in configs.items():
         dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
+        if method in untrained:
+            stored = [(c, d) for c, d in zip(cfgs, dirs) if load_result(d) is not None]
+            if stored:
+                out[method] = run_group(*map(list, zip(*stored)), train=False)
+            continue
         out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
     return out
 

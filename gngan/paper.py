@@ -33,6 +33,13 @@ TABLE3 = {
     "gngan": {"cifar": 21.70, "stl": 30.80, "cifar_resnet": (16.47, 0.28)},
 }
 
+# Fig. 5 (an image, no numbers): the paper's early-training claims, as (faster, slower) pairs. "Our original
+# model converges a little bit slow at the beginning" (than Dist-GAN); +NE or +GM "converges faster" than the
+# original; "combining two proposed techniques further speeds up the convergence".
+FIG5_FASTER = (("gngan_ne", "gngan_orig"), ("gngan_gm", "gngan_orig"), ("gngan_ne_gm", "gngan_orig"),
+               ("gngan_ne_gm", "gngan_ne"), ("gngan_ne_gm", "gngan_gm"))
+FIG5_DISTGAN_FASTER = ("distgan", "gngan_orig")
+
 # Fig. 7: FID of GAN with the proposed generator terms, last iteration (CIFAR-10, standard CNN).
 FIG7_FINAL_FID = {"gan_ne_gm": 26.05, "gan_gm": 31.50, "gan_ne": 38.10}
 

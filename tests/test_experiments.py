@@ -42,6 +42,17 @@ def test_run_section_trains_then_reuses(tmp_path):
         run_section("01_1d", toy1d_configs("smoke", seeds=[9]), "smoke", root=tmp_path, train=False)
 
 
+def test_run_section_returns_the_stored_seeds_of_untrained_methods_without_training(tmp_path):
+    configs = toy1d_configs("smoke", seeds=[0, 1])
+    run_section("01_1d", {"gngan_gm": configs["gngan_gm"][1:]}, "smoke", root=tmp_path, progress=False)
+    res = run_section("01_1d", configs, "smoke", root=tmp_path, untrained={"gngan_gm", "distgan"})
+    assert list(res) == ["gngan_gm"] and [r["manifest"]["seed"] for r in res["gngan_gm"]] == [1]
+    assert not run_dir("01_1d", "smoke", "gngan_gm", 0, root=tmp_path).exists()
+    other = {"gngan_gm": [c.replace(lr=0.5) for c in configs["gngan_gm"]]}
+    with pytest.raises(ValueError, match="different config"):
+        run_section("01_1d", other, "smoke", root=tmp_path, untrained={"gngan_gm"})
+
+
 def test_committed_cpu_results_match_current_configs():
     """Stored cpu-budget results were produced by exactly the configs the code builds today."""
     configs = toy1d_configs("cpu")
