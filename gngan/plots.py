@@ -60,8 +60,17 @@ def toy1d_strip(results: dict[str, list[dict]], dataset, labels: dict[str, str],
 
 def _method_colors() -> list[str]:
     """One colour per method, in the order of a chapter's results, the same in each of its figures (ten colours
-    are not enough for the 2D chapter's eleven methods)."""
-    return plt.rcParams["axes.prop_cycle"].by_key()["color"] + ["black", "gold", "navy"]
+    are not enough for the 2D chapter's eleven methods; black is left for our mean ± std markers)."""
+    return plt.rcParams["axes.prop_cycle"].by_key()["color"] + ["teal", "gold", "navy"]
+
+
+def _side_by_side(values: np.ndarray, step: float) -> np.ndarray:
+    """x offsets that put the dots of equal values next to each other, centred on 0, ``step`` apart."""
+    offsets = np.zeros(len(values))
+    for v in np.unique(values):
+        where = np.flatnonzero(values == v)
+        offsets[where] = (np.arange(len(where)) - (len(where) - 1) / 2) * step
+    return offsets
 
 
 def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str], num_modes: int,
@@ -69,18 +78,17 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
     """Covered modes at the end of training, one dot per seed, our mean ± std in black; the paper's value as a
     red cross, with its std bar where ``paper`` gives (mean, std)."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(results) + 1.5), 2.8))
-    rng = np.random.default_rng(0)
     colors = _method_colors()
     paper_label = "paper"
     for i, m in enumerate(results):
         vals = np.array([r["final"]["covered_modes"] for r in results[m]])
-        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, alpha=0.7, label=None,
+        ax.scatter(i - 0.08 + _side_by_side(vals, 0.05), vals, s=14, alpha=0.8, label=None,
                    color=colors[i % len(colors)])
-        ax.errorbar(i + 0.2, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3,
+        ax.errorbar(i + 0.25, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3,
                     label="ours, mean ± std" if i == 0 else None)
         if paper and m in paper:
             mean, std = paper[m] if isinstance(paper[m], tuple) else (paper[m], 0.0)
-            ax.errorbar(i + 0.35, mean, yerr=std, fmt="x", color="tab:red", ms=7, capsize=3, label=paper_label)
+            ax.errorbar(i + 0.38, mean, yerr=std, fmt="x", color="tab:red", ms=7, capsize=3, label=paper_label)
             paper_label = None
     slanted = len(results) > 5  # long labels side by side overlap
     ax.set_xticks(range(len(results)), [labels[m] for m in results], rotation=30 if slanted else 0,
@@ -88,8 +96,8 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
     ax.set_yticks(range(0, num_modes + 1, 1 if num_modes <= 10 else 5))
     ax.set_ylabel("covered modes")
     ax.set_xlim(-0.5, len(results) - 0.4)
-    if paper:
-        ax.legend(fontsize=7)
+    if paper:  # beside the axes: inside, it hides the dots of whichever method sits under it
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 

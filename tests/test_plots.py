@@ -77,6 +77,15 @@ def test_covered_modes_per_seed_shows_every_seed_our_mean_and_the_papers_mean_wi
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours, mean ± std", "paper"]
 
 
+def test_covered_modes_per_seed_puts_equal_counts_side_by_side():
+    results = {"a": [{"final": {"covered_modes": v}} for v in (25, 25, 25, 3)]}
+    ax = plots.covered_modes_per_seed(results, {"a": "A"}, num_modes=25).axes[0]
+    dots = np.concatenate([c.get_offsets() for c in _scatters(ax)])
+    at_25 = np.sort(dots[dots[:, 1] == 25][:, 0])
+    np.testing.assert_allclose(np.diff(at_25), [0.05, 0.05])
+    np.testing.assert_allclose(at_25.mean(), dots[dots[:, 1] == 3][0, 0])  # both groups centred alike
+
+
 def test_a_method_has_the_same_colour_in_the_per_seed_dots_and_the_training_curves():
     names = [f"m{i}" for i in range(11)]  # more methods than matplotlib's ten default colours
     curves = plots.metric_over_training({m: [{"history": [{"step": 0, "covered_modes": 1}],
@@ -86,3 +95,4 @@ def test_a_method_has_the_same_colour_in_the_per_seed_dots_and_the_training_curv
     line_colors = [matplotlib.colors.to_hex(line.get_color()) for line in curves.axes[0].lines if line.get_label() in names]
     dot_colors = [matplotlib.colors.to_hex(c.get_facecolor()[0]) for c in _scatters(dots.axes[0])]
     assert line_colors == dot_colors and len(set(dot_colors)) == 11
+    assert "#000000" not in dot_colors  # black marks our mean ± std
