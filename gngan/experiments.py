@@ -345,11 +345,32 @@ def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, 
     return out
 
 
+# The order tools/run-queue.sh trains a budget in, one (section, methods) step at a time (None: the section's
+# default methods, which for 02_2d are Table 2's): the tables, the image chapters, then the 2D checks (extras no
+# verdict needs). In 03 the original and +NE+GM come before +NE and +GM: the issue asks for their seed spread
+# before any ordering is claimed.
+RUN_QUEUE = (("01_1d", None), ("02_2d", None), ("05_gan_ne_gm", None),
+             ("03_ablation", ("distgan", "gngan_orig", "gngan_ne_gm")), ("03_ablation", None), ("04_table3", None),
+             ("02_2d", tuple(GRID2D_CHECKS)))
+
+
+def queue_steps() -> list[str]:
+    """RUN_QUEUE as the arguments of `python -m gngan section` (without the budget), one string per step."""
+    return [section + (f" --methods {','.join(methods)}" if methods else "") for section, methods in RUN_QUEUE]
+
+
+def _queue_position(section: str, method: str) -> int:
+    for i, (s, methods) in enumerate(RUN_QUEUE):
+        if s == section and (methods is None and method not in GRID2D_CHECKS or methods and method in methods):
+            return i
+    return len(RUN_QUEUE)
+
+
 def remaining_work(budget: str, root: Path | None = None, sections: list[str] | None = None) -> list[dict]:
     """What is left to train at ``budget``, one dict per (section, method) with missing seeds: the seeds,
     the step its checkpoint on this machine resumes from (0 without one), and the estimated one-core hours
     left (None where no cost was measured). Covers the 2D sensitivity checks too; ``sections`` limits it to
-    those sections (each in-progress checkpoint is read to find its step)."""
+    those sections (each in-progress checkpoint is read to find its step). Rows come in RUN_QUEUE's order."""
     from gngan.trainer import checkpoint_step, group_dir, training_groups
 
     plans = [("01_1d", toy1d_configs(budget), {}),
@@ -370,7 +391,7 @@ def remaining_work(budget: str, root: Path | None = None, sections: list[str] | 
             per_it = cost.get(method)
             rows.append({"section": section, "method": method, "seeds": seeds, "num_steps": cfgs[0].num_steps,
                          "resume_from": max(resume), "hours": None if per_it is None else steps_left * per_it / 3600})
-    return rows
+    return sorted(rows, key=lambda r: _queue_position(r["section"], r["method"]))  # stable: methods keep their order
 
 
 def grid2d_configs(budget: str, seeds: list[int] | None = None, num_steps: int | None = None,

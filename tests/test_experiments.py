@@ -148,3 +148,44 @@ def test_paper_gpu_factor_compares_the_same_step_on_both_machines():
     stored = experiments.stored_benchmark("gm_timing")
     if stored is not None:
         assert experiments.paper_gpu_factor()["our_ms"] == stored["ms"]["without_gm"]
+
+
+def test_the_run_queue_covers_every_method_once_with_the_2d_checks_last():
+    covered = []
+    for section, methods in experiments.RUN_QUEUE:
+        if methods is None:
+            methods = {"01_1d": lambda: toy1d_configs("cpu"), "02_2d": lambda: experiments.grid2d_configs("cpu")}.get(
+                section, lambda: experiments.image_configs(section, "cpu"))()
+        covered += [(section, m) for m in methods]
+    every = ([("01_1d", m) for m in toy1d_configs("cpu")]
+             + [("02_2d", m) for m in [*experiments.GRID2D_METHODS, *experiments.GRID2D_CHECKS]]
+             + [(s, m) for s in experiments.IMAGE_SECTIONS for m in experiments.image_configs(s, "cpu")])
+    assert set(covered) == set(every)
+    assert experiments.RUN_QUEUE[-1] == ("02_2d", tuple(experiments.GRID2D_CHECKS))
+
+
+def test_status_rows_follow_the_run_queue(tmp_path):
+    rows = [(r["section"], r["method"]) for r in experiments.remaining_work("smoke", tmp_path)]
+    position = [experiments._queue_position(s, m) for s, m in rows]
+    assert position == sorted(position) and len(set(position)) == len(experiments.RUN_QUEUE)
+    ablation = [m for s, m in rows if s == "03_ablation"]
+    assert ablation[:3] == ["distgan", "gngan_orig", "gngan_ne_gm"] and rows[-1][1] in experiments.GRID2D_CHECKS
+
+
+def test_run_queue_script_runs_the_steps_of_run_queue_in_order(tmp_path):
+    """tools/run-queue.sh with run-clean.sh replaced by a stub that records its arguments."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "tools").mkdir()
+    shutil.copy(repo / "tools" / "run-queue.sh", tmp_path / "tools")
+    (tmp_path / ".venv").symlink_to(sys.prefix)  # the script runs ../.venv/bin/python: this interpreter
+    stub = tmp_path / "tools" / "run-clean.sh"
+    stub.write_text(f'#!/usr/bin/env bash\necho "$*" >> {tmp_path / "calls.txt"}\n')
+    stub.chmod(0o755)
+    subprocess.run(["bash", str(tmp_path / "tools" / "run-queue.sh"), "cpu"], check=True, capture_output=True)
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls == [f"{step} --budget cpu" for step in experiments.queue_steps()]

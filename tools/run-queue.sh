@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Train what a budget still lacks, one run at a time in the plan's order (the 1D and 2D tables, the image
-# chapters, then the 2D checks: extras that no chapter's verdict needs), each step from a clean checkout
-# (run-clean.sh). In 03 the original and +NE+GM come before +NE and +GM: the issue asks for their seed
-# spread before any ordering is claimed. Stored runs are reused and checkpoints resumed, so the same
-# command continues after a kill; it stops at the first failing step.
+# Train what a budget still lacks, one run at a time in the order of gngan.experiments.RUN_QUEUE (the one
+# source of that order; `python -m gngan status` lists what is left in it), each step from a clean checkout
+# (run-clean.sh). Stored runs are reused and checkpoints resumed, so the same command continues after a
+# kill; it stops at the first failing step.
 # Usage: nohup tools/run-queue.sh cpu > queue.log 2>&1 &
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 budget="${1:?usage: tools/run-queue.sh <budget>}"
-checks="$("$here/../.venv/bin/python" -c 'from gngan import experiments; print(",".join(experiments.GRID2D_CHECKS))')"
-for step in "01_1d" "02_2d" "05_gan_ne_gm" "03_ablation --methods distgan,gngan_orig,gngan_ne_gm" "03_ablation" \
-    "04_table3" "02_2d --methods $checks"; do
+mapfile -t steps < <("$here/../.venv/bin/python" -c 'from gngan import experiments; print("\n".join(experiments.queue_steps()))')
+[ "${#steps[@]}" -gt 0 ] || { echo "run-queue.sh: could not read the queue from gngan.experiments" >&2; exit 1; }
+for step in "${steps[@]}"; do
   echo "== $(date -u +%FT%TZ) section $step --budget $budget"
   # shellcheck disable=SC2086  # $step holds a section and its options
   "$here/run-clean.sh" $step --budget "$budget"
