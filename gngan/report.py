@@ -539,3 +539,24 @@ def remaining_rows(rows: list[dict], labels: dict[str, str]) -> list[list]:
     return [[r["section"], labels.get(r["method"], r["method"]), len(r["seeds"]),
              f"{r['resume_from']:,} of {r['num_steps']:,}",
              "not measured" if r["hours"] is None else f"{r['hours']:.1f}"] for r in rows]
+
+
+def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too_long: dict[str, float],
+                   progress: dict[str, list[dict]], labels: dict[str, str]) -> str:
+    """What an image chapter did not train (``experiments.split_by_cost``'s estimated minutes), which of those
+    methods show only some of their seeds (``results`` from ``run_section(..., untrained=too_long)``), and
+    where runs stand that are in progress (``experiments.in_progress``: progress reports, not results).
+    Empty when everything is trained."""
+    parts = []
+    if too_long:
+        parts.append("**Not trained by this notebook (too long; train them from the command line, see Rerun):**\n\n"
+                     + markdown_table(["method", "estimated minutes, one core"],
+                                      [[labels.get(m, m), f"{v:.0f}"] for m, v in too_long.items()]))
+    partly = [f"{labels.get(m, m)}: {len(results[m])} of {len(configs[m])} seeds" for m in too_long if m in results]
+    if partly:
+        parts.append("**Partly trained (the stored seeds are shown below, each table says how many):** "
+                     + "; ".join(partly))
+    if progress:
+        parts.append("**In progress (not results):** " + "; ".join(
+            f"{labels.get(m, m)}: iteration {recs[0]['step']:,}" for m, recs in progress.items()))
+    return "\n\n".join(parts)

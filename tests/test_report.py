@@ -264,3 +264,14 @@ def test_lead_summary_groups_methods_and_judges_the_claim_over_the_named_methods
     assert report.lead_summary({"ref": results["ref"]}, {}, "ref", claimed_over=set()).startswith("No other method")
     same = {"ref": results["ref"], "same": [_r2(23), _r2(24), _r2(25)]}
     assert "covers as many on average as same." in report.lead_summary(same, {}, "ref", claimed_over={"same"})
+
+
+def test_untrained_note_names_what_is_left_what_is_partly_shown_and_what_runs():
+    configs = {"a": [0, 1], "b": [0, 1], "c": [0, 1]}  # only the seed count matters
+    results = {"a": [{}, {}], "b": [{}]}
+    note = report.untrained_note(configs, results, {"b": 31.4, "c": 68.0}, {"b": [{"step": 1200}]},
+                                 {"a": "A", "b": "B", "c": "C"})
+    assert "| B | 31 |\n| C | 68 |" in note
+    assert "**Partly trained (the stored seeds are shown below, each table says how many):** B: 1 of 2 seeds" in note
+    assert note.endswith("**In progress (not results):** B: iteration 1,200")
+    assert report.untrained_note(configs, results, {}, {}, {}) == ""
