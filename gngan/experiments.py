@@ -313,16 +313,29 @@ GRID2D_SECONDS_PER_ITERATION.update({"vae": 0.005, "beta_vae": 0.005, "ali": 0.0
 GRID2D_SECONDS_PER_ITERATION.update({k: GRID2D_SECONDS_PER_ITERATION[probe] for k, (_, probe, _) in GRID2D_CHECKS.items()})
 
 
+def _steps_left(section: str, budget: str, method: str, cfgs: list[RunConfig], num_steps: int | None,
+                root: Path | None) -> tuple[int, int]:
+    """(iterations left to train the unfinished seeds ``cfgs`` of ``method``, summed over their training groups,
+    the step the furthest group's checkpoint on this machine resumes from: 0 without one)."""
+    from gngan.trainer import checkpoint_step, group_dir, training_groups
+
+    dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
+    starts = [checkpoint_step(group_dir([dirs[i] for i in g], [cfgs[i].seed for i in g])) or 0
+              for g in training_groups(cfgs)]
+    return sum(cfgs[0].num_steps - s for s in starts), max(starts)
+
+
 def split_by_cost(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None,
                   train: bool, max_train_minutes: float, seconds_per_iteration: dict[str, float],
                   root: Path | None = None) -> tuple[dict[str, list[RunConfig]], dict[str, float]]:
     """(configs to run now, {method: estimated minutes} of missing runs left for the command line).
     A method is run now if its results are stored, or if training is allowed and its missing seeds are
-    estimated to train within ``max_train_minutes`` (smoke always trains)."""
+    estimated to train within ``max_train_minutes`` (smoke always trains). The estimate counts the
+    iterations left after any checkpoint on this machine."""
     too_long = {}
     for m, seeds in missing_runs(section, configs, budget, num_steps, root).items():
         cfgs = [c for c in configs[m] if c.seed in seeds]
-        minutes = estimated_minutes(cfgs, seconds_per_iteration.get(m, 0.05))
+        minutes = _steps_left(section, budget, m, cfgs, num_steps, root)[0] * seconds_per_iteration.get(m, 0.05) / 60
         if not train or (budget != "smoke" and minutes > max_train_minutes):
             too_long[m] = minutes
     return {m: c for m, c in configs.items() if m not in too_long}, too_long
@@ -371,8 +384,6 @@ def remaining_work(budget: str, root: Path | None = None, sections: list[str] | 
     the step its checkpoint on this machine resumes from (0 without one), and the estimated one-core hours
     left (None where no cost was measured). Covers the 2D sensitivity checks too; ``sections`` limits it to
     those sections (each in-progress checkpoint is read to find its step). Rows come in RUN_QUEUE's order."""
-    from gngan.trainer import checkpoint_step, group_dir, training_groups
-
     plans = [("01_1d", toy1d_configs(budget), {}),
              ("02_2d", grid2d_configs(budget, methods=[*GRID2D_METHODS, *GRID2D_CHECKS]), GRID2D_SECONDS_PER_ITERATION)]
     plans += [(sec, image_configs(sec, budget), image_seconds_per_iteration(sec, budget)) for sec in IMAGE_SECTIONS]
@@ -382,15 +393,10 @@ def remaining_work(budget: str, root: Path | None = None, sections: list[str] | 
             continue
         for method, seeds in missing_runs(section, configs, budget, root=root).items():
             cfgs = [c for c in configs[method] if c.seed in seeds]
-            dirs = [run_dir(section, budget, method, c.seed, root=root) for c in cfgs]
-            steps_left, resume = 0, []
-            for g in training_groups(cfgs):
-                start = checkpoint_step(group_dir([dirs[i] for i in g], [cfgs[i].seed for i in g])) or 0
-                resume.append(start)
-                steps_left += cfgs[0].num_steps - start
+            steps_left, resume = _steps_left(section, budget, method, cfgs, None, root)
             per_it = cost.get(method)
             rows.append({"section": section, "method": method, "seeds": seeds, "num_steps": cfgs[0].num_steps,
-                         "resume_from": max(resume), "hours": None if per_it is None else steps_left * per_it / 3600})
+                         "resume_from": resume, "hours": None if per_it is None else steps_left * per_it / 3600})
     return sorted(rows, key=lambda r: _queue_position(r["section"], r["method"]))  # stable: methods keep their order
 
 

@@ -94,6 +94,23 @@ def test_split_by_cost_trains_only_cheap_missing_runs(tmp_path):
     assert list(now) == ["gngan_gm"] and later == {}
 
 
+def test_split_by_cost_counts_only_the_iterations_after_a_checkpoint(tmp_path):
+    import torch
+
+    from gngan.trainer import CHECKPOINT
+
+    configs = experiments.image_configs("03_ablation", "cpu", methods=["gngan_orig"])
+    cost = {"gngan_orig": 1.0}
+    steps = configs["gngan_orig"][0].num_steps
+    _, later = experiments.split_by_cost("03_ablation", configs, "cpu", None, True, 5.0, cost, root=tmp_path)
+    assert later["gngan_orig"] == pytest.approx(2 * steps / 60)  # two seeds, one after the other
+    seed1 = experiments.run_dir("03_ablation", "cpu", "gngan_orig", 1, root=tmp_path)
+    seed1.mkdir(parents=True)
+    torch.save({"step": 400}, seed1 / CHECKPOINT)
+    _, later = experiments.split_by_cost("03_ablation", configs, "cpu", None, True, 5.0, cost, root=tmp_path)
+    assert later["gngan_orig"] == pytest.approx((2 * steps - 400) / 60)
+
+
 def test_stored_results_reads_finished_runs_only_and_refuses_other_configs(tmp_path):
     configs = toy1d_configs("smoke", seeds=[0, 1])
     assert experiments.stored_results("01_1d", configs, "smoke", root=tmp_path) == {}
