@@ -370,6 +370,18 @@ def faster_at_every_evaluation(results: dict[str, list[dict]], better: str, wors
             "seeds": seeds}
 
 
+def faster_shortfall(out: dict) -> str:
+    """How a pair of ``faster_at_every_evaluation`` falls short of "lower at every evaluation, beyond the
+    seeds' spread"."""
+    if out["seeds"] < 2:
+        return "one seed: no spread to judge by"
+    diff, spread = np.array(out["difference"]), np.array(out["pooled_std"])
+    n = len(diff)
+    if not out["lower_everywhere"]:
+        return f"lower at {int((diff > 0).sum())} of {n} evaluations"
+    return f"lower at every evaluation, beyond the spread at {int((diff > spread).sum())} of {n}"
+
+
 def gm_timing_rows(record: dict, paper_ms: dict) -> list[list]:
     """One row per way of timing a generator update with and without GM: the paper's (GTX 1080 Ti) and ours
     (``benchmarks/bench_gm_timing.py``'s stored ``record``), with the ratio and, for ours, the FLOP ratio."""
