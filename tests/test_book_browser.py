@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
@@ -91,6 +92,7 @@ PAGE_FACTS = """() => ({
   raw_tex: Array.from(document.querySelectorAll('.math')).filter(e => !e.querySelector('mjx-container')
              && !e.closest('mjx-container')).map(e => e.textContent.slice(0, 60)),
   errors: document.querySelectorAll('mjx-merror').length,
+  links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href).filter(h => h.startsWith('file:')),
   title: document.title,
 })"""
 
@@ -122,6 +124,8 @@ def test_page_renders(browser, page):
     assert not facts["raw_tex"], f"{page}: formulas left as raw TeX: {facts['raw_tex'][:3]}"
     assert facts["rendered"] >= facts["math"], f"{page}: {facts['math']} formulas, {facts['rendered']} rendered"
     assert facts["errors"] == 0, f"{page}: {facts['errors']} MathJax errors"
+    dead = [h for h in facts["links"] if not Path(unquote(urlparse(h).path)).exists()]
+    assert not dead, f"{page}: links to pages that were not built: {dead[:3]}"
 
 
 def test_book_has_formulas_and_figures(browser):
@@ -130,3 +134,5 @@ def test_book_has_formulas_and_figures(browser):
     assert any(image_outputs(p) for p in pages), "no executed notebook with figures behind the book"
     text = (HTML / "reading-the-paper.html").read_text()
     assert 'class="math' in text, "reading-the-paper.html has no formulas: the MathJax check would be vacuous"
+    verdicts = (HTML / "chapters" / "00_verdicts.html").read_text()
+    assert 'href="01_1d.html"' in verdicts, "the verdict table does not link to its chapters"
