@@ -270,12 +270,10 @@ def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, 
     elsewhere with its seed count."""
     out: dict[str, list[dict]] = {}
     for method, cfgs in configs.items():
-        dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
         if method in untrained:
-            stored = [(c, d) for c, d in zip(cfgs, dirs) if load_result(d) is not None]
-            if stored:
-                out[method] = run_group(*map(list, zip(*stored)), train=False)
+            out.update(stored_results(section, {method: cfgs}, budget, root, num_steps))
             continue
+        dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
         out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
     return out
 
@@ -422,14 +420,14 @@ def results_location(section: str, budget: str) -> str:
 
 
 def stored_results(section: str, configs: dict[str, list[RunConfig]], budget: str,
-                   root: Path | None = None) -> dict[str, list[dict]]:
+                   root: Path | None = None, num_steps: int | None = None) -> dict[str, list[dict]]:
     """The finished runs of ``configs`` at ``budget`` (never trains): {method: results}, only methods
     with at least one finished seed."""
     out = {}
     for method, cfgs in configs.items():
         found = []
         for c in cfgs:
-            where = run_dir(section, budget, method, c.seed, root=root)
+            where = run_dir(section, budget, method, c.seed, num_steps, root)
             result = load_result(where)
             if result is not None:
                 stored = RunConfig.from_dict(result["manifest"]["config"])

@@ -39,7 +39,7 @@ def _fid(runs: list[dict]) -> str:
 def _ablation_row(budget: str) -> list:
     claim = "CIFAR-10 ablation (Fig. 5): +NE, +GM converge faster than the original, NE+GM fastest"
     configs = experiments.image_configs("03_ablation", budget)
-    res = _image_results("03_ablation", budget)
+    res = experiments.stored_results("03_ablation", configs, budget)
     keys = ("gngan_orig", "gngan_ne", "gngan_gm", "gngan_ne_gm")
     complete = [k for k in keys if len(res.get(k, [])) == len(configs[k])]
     pairs = [p for p in paper.FIG5_FASTER if set(p) <= set(complete)]

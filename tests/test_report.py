@@ -279,9 +279,9 @@ def test_untrained_note_names_what_is_left_what_is_partly_shown_and_what_runs():
 
 def test_a_pair_short_of_the_rule_says_by_how_much():
     assert report.faster_shortfall({"difference": [5.0, -1.0, 9.0], "pooled_std": [1.0, 1.0, 1.0],
-                                        "lower_everywhere": False, "seeds": 2}) == "lower at 2 of 3 evaluations"
+                                    "lower_everywhere": False, "seeds": 2}) == "lower at 2 of 3 evaluations"
     assert report.faster_shortfall({"difference": [5.0, 2.0, 9.0], "pooled_std": [1.0, 3.0, 1.0],
-                                        "lower_everywhere": True, "seeds": 2}) == (
+                                    "lower_everywhere": True, "seeds": 2}) == (
         "lower at every evaluation, beyond the spread at 2 of 3")
     assert report.faster_shortfall({"difference": [5.0], "pooled_std": [0.0], "lower_everywhere": True,
-                                        "seeds": 1}) == "one seed: no spread to judge by"
+                                    "seeds": 1}) == "one seed: no spread to judge by"
