@@ -382,6 +382,15 @@ def faster_shortfall(out: dict) -> str:
     return f"lower at every evaluation, beyond the spread at {int((diff > spread).sum())} of {n}"
 
 
+FASTER = "faster: lower at every evaluation, beyond the seeds' spread"
+
+
+def faster_outcome(out: dict) -> str:
+    """A pair of ``faster_at_every_evaluation`` in words, the same in the ablation chapter and on the verdict
+    page: "faster: ..." when the rule holds, else "not separated: " and how it falls short."""
+    return FASTER if out["beyond_spread"] else f"not separated: {faster_shortfall(out)}"
+
+
 def gm_timing_rows(record: dict, paper_ms: dict) -> list[list]:
     """One row per way of timing a generator update with and without GM: the paper's (GTX 1080 Ti) and ours
     (``benchmarks/bench_gm_timing.py``'s stored ``record``), with the ratio and, for ours, the FLOP ratio."""

@@ -49,11 +49,11 @@ def _ablation_row(budget: str) -> list:
     steps = res["gngan_orig"][0]["final"]["step"]
     ours = f"final FID at {steps:,} iterations: " + ", ".join(f"{label[k]} {_fid(res[k])}" for k in complete)
     out = {p: report.faster_at_every_evaluation(res, *p) for p in pairs}
-    yes = [f"{label[p[0]]} faster than {label[p[1]]}" for p in pairs if out[p]["beyond_spread"]]
-    no = [f"{label[p[0]]} faster than {label[p[1]]} ({report.faster_shortfall(out[p])})" for p in pairs
+    yes = [f"{label[p[0]]} than {label[p[1]]}" for p in pairs if out[p]["beyond_spread"]]
+    no = [f"{label[p[0]]} vs {label[p[1]]} ({report.faster_shortfall(out[p])})" for p in pairs
           if not out[p]["beyond_spread"]]
-    found = "; ".join(([f"beyond the seeds' spread: {', '.join(yes)}"] if yes else [])
-                      + ([f"not beyond it: {', '.join(no)}"] if no else []))
+    found = "; ".join(([f"{report.FASTER}: {', '.join(yes)}"] if yes else [])
+                      + ([f"not separated: {', '.join(no)}"] if no else []))
     if len(pairs) < len(paper.FIG5_FASTER):
         missing = ", ".join(label[k] for k in keys if k not in complete)
         verdict = (f"incomplete: {missing} not trained yet{_hours_left('03_ablation')}; "

@@ -285,3 +285,7 @@ def test_a_pair_short_of_the_rule_says_by_how_much():
         "lower at every evaluation, beyond the spread at 2 of 3")
     assert report.faster_shortfall({"difference": [5.0], "pooled_std": [0.0], "lower_everywhere": True,
                                     "seeds": 1}) == "one seed: no spread to judge by"
+    assert report.faster_outcome({"difference": [5.0], "pooled_std": [1.0], "lower_everywhere": True,
+                                  "beyond_spread": True, "seeds": 2}) == report.FASTER
+    assert report.faster_outcome({"difference": [-5.0], "pooled_std": [1.0], "lower_everywhere": False,
+                                  "beyond_spread": False, "seeds": 2}) == "not separated: lower at 0 of 1 evaluations"
