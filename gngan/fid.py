@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gngan import images as _images
 from gngan.images import CACHE_DIR, from_model_range
 
 FID_DIMS = 2048
@@ -481,3 +482,30 @@ def fid(images_a, images_b, method: str = "sqrtm", **kwargs) -> float:
     if a.precision != b.precision:
         raise ValueError(f"statistics computed at different precisions ({a.precision} vs {b.precision})")
     return frechet_distance(a.mu, a.sigma, b.mu, b.sigma, method)
+
+
+def jpeg_fid_shift(n: int = 2000, data_dir: str | os.PathLike | None = None, method: str = "sqrtm",
+                   **kwargs) -> dict[str, float]:
+    """How far the offline JPEG mirror moves FID, from the exact-pixel subset and its JPEG copies.
+
+    A = the first ``n`` training images of ``cifar10-exact-5k.npz``, B = the next ``n`` (``n`` <= 2,000);
+    JPEG(.) = the same images as the mirror stores them (:func:`gngan.images.jpeg_mirror_indices`). Returns
+    ``exact_vs_exact`` FID(A, B), ``exact_vs_jpeg`` FID(A, JPEG(B)) (the data README's measurement),
+    ``jpeg_vs_jpeg`` FID(JPEG(A), JPEG(B)) (JPEG images on both sides, as our runs compare them),
+    ``same_images`` FID(A, JPEG(A)), and ``mean_abs_error`` |A ∪ B - JPEG(A ∪ B)| per 8-bit value.
+    Keyword arguments go to :func:`inception_features`.
+    """
+    if not 2 <= n <= 2000:
+        raise ValueError(f"n={n}: the exact subset has 4,000 training images, so use 2 <= n <= 2000 per side")
+    exact, labels = _images.cifar10_exact("train", data_dir=data_dir)
+    jpeg_all, _ = _images.cifar10(split="train", source="jpeg", data_dir=data_dir)
+    jpeg = jpeg_all[torch.as_tensor(_images.jpeg_mirror_indices(labels[:2 * n]))]
+    exact = exact[:2 * n]
+    sets = {"A": exact[:n], "B": exact[n:], "jpeg_A": jpeg[:n], "jpeg_B": jpeg[n:]}
+    stats = {k: FIDStats.from_features(inception_features(v, **kwargs)) for k, v in sets.items()}
+
+    def d(a: str, b: str) -> float:
+        return fid_from_features(stats[a], stats[b], method)
+
+    return {"exact_vs_exact": d("A", "B"), "exact_vs_jpeg": d("A", "jpeg_B"), "jpeg_vs_jpeg": d("jpeg_A", "jpeg_B"),
+            "same_images": d("A", "jpeg_A"), "mean_abs_error": (exact.float() - jpeg.float()).abs().mean().item()}

@@ -249,6 +249,43 @@ def test_reference_stats_cached_by_image_hash(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------- the CLI (slow)
 
+def _frechet_by_hand(fa: np.ndarray, fb: np.ndarray) -> float:
+    from scipy import linalg
+
+    mu_a, mu_b = fa.mean(0), fb.mean(0)
+    sa, sb = np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * linalg.sqrtm(sa @ sb).real))
+
+
+@needs_images
+def test_jpeg_fid_shift_compares_the_exact_images_with_their_own_jpeg_copies(monkeypatch):
+    """Wiring only (a 6-d colour feature instead of Inception, a stand-in mirror holding exact + 3 at the
+    positions of the exact images): A = exact[:n], B = exact[n:2n], and each one's copy in the mirror."""
+    exact, labels = images.cifar10_exact("train")
+    mirror = torch.zeros((50_000, 3, 32, 32), dtype=torch.uint8)
+    copies = (exact.int() + 3).clamp(max=255).to(torch.uint8)
+    mirror[torch.as_tensor(images.jpeg_mirror_indices(labels))] = copies
+    monkeypatch.setattr(images, "cifar10", lambda split, source, data_dir: (mirror, None))
+
+    def colour_features(x, **kwargs):
+        x = x.double()
+        return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1).numpy()
+
+    monkeypatch.setattr(fid, "inception_features", colour_features)
+    n = 300
+    out = fid.jpeg_fid_shift(n)
+    f = {k: colour_features(v) for k, v in
+         {"A": exact[:n], "B": exact[n:2 * n], "jA": copies[:n], "jB": copies[n:2 * n]}.items()}
+    torch.testing.assert_close(out["exact_vs_exact"], _frechet_by_hand(f["A"], f["B"]))
+    torch.testing.assert_close(out["exact_vs_jpeg"], _frechet_by_hand(f["A"], f["jB"]))
+    torch.testing.assert_close(out["jpeg_vs_jpeg"], _frechet_by_hand(f["jA"], f["jB"]))
+    torch.testing.assert_close(out["same_images"], _frechet_by_hand(f["A"], f["jA"]))
+    torch.testing.assert_close(out["mean_abs_error"], (copies[:2 * n].float() - exact[:2 * n].float()).abs().mean().item())
+    assert 2.9 < out["mean_abs_error"] <= 3.0 and out["same_images"] > 0
+    with pytest.raises(ValueError, match="2 <= n <= 2000"):
+        fid.jpeg_fid_shift(2001)
+
+
 @pytest.mark.slow
 @needs_images
 def test_fid_equals_pytorch_fid_cli(real_images, weights, tmp_path):
