@@ -487,6 +487,44 @@ def bf16_note(record: dict | None) -> str:
                "was not adopted (its accuracy was therefore not compared): all runs use float32."))
 
 
+def jpeg_fid_caveat(record: dict | None, quoted: dict) -> str:
+    """The warning every CIFAR-10 chapter shows (a MyST admonition): our FIDs are computed on the offline JPEG
+    mirror. ``record``: ``benchmarks/measure_jpeg_fid_shift.py``'s stored measurement (None: not measured yet);
+    ``quoted``: what the data mirror's README reports (``gngan.images.DATA_README_JPEG``), shown beside ours."""
+    said = (f"the data mirror's README reports {quoted['exact_vs_exact']:.1f} and {quoted['exact_vs_jpeg']:.1f} "
+            f"with pytorch-fid on {quoted['n']:,} images per side, a shift of "
+            f"{quoted['exact_vs_jpeg'] - quoted['exact_vs_exact']:.0f}, and a mean absolute error of "
+            f"{quoted['mean_abs_error']} per 8-bit value")
+    if record is None:
+        measured = ("How far this moves FID has not been measured here yet (run "
+                    "`benchmarks/measure_jpeg_fid_shift.py`): for exact images against other exact images and against "
+                    f"the JPEG copies of other images, {said}.")
+    else:
+        n = record["n"]
+        rows = [["exact vs other exact images", f"{record['exact_vs_exact']:.1f}"],
+                ["exact vs the JPEG copies of other images", f"{record['exact_vs_jpeg']:.1f}"],
+                ["JPEG vs the JPEG copies of other images (what our runs compare)", f"{record['jpeg_vs_jpeg']:.1f}"],
+                ["exact vs the JPEG copies of the same images", f"{record['same_images']:.1f}"]]
+        measured = (f"Measured here (`benchmarks/measure_jpeg_fid_shift.py`: {n:,} exact training images against the "
+                    f"next {n:,}, pytorch-fid's network and formula, {record['precision']}, {record['measured_at'][:10]}, "
+                    f"commit {record['git_commit'][:7]}):\n\n" + markdown_table(["images compared", "FID"], rows)
+                    + f"\n\nThe mirror moves an FID against exact images by "
+                    f"{record['exact_vs_jpeg'] - record['exact_vs_exact']:.1f} points, and its mean absolute error is "
+                    f"{record['mean_abs_error']:.1f} per 8-bit value ({said}). JPEG against JPEG gives "
+                    f"{record['jpeg_vs_jpeg']:.1f}, exact against exact {record['exact_vs_exact']:.1f}: "
+                    + ("so comparing JPEG images with JPEG images, as our runs do, keeps FID's scale; "
+                       if abs(record['jpeg_vs_jpeg'] - record['exact_vs_exact']) < 1 else
+                       "so even comparing JPEG images with JPEG images, as our runs do, changes FID's scale; ")
+                    + "what it cannot give is numbers on the paper's (exact-pixel) scale.")
+    return ("```{admonition} Our CIFAR-10 FIDs are not the paper's FIDs\n:class: warning\n"
+            "This machine cannot download CIFAR-10, so training and the 10K reference images come from the offline "
+            "mirror of all 60,000 images saved as **JPEG quality 75**. We use it consistently (the generator learns "
+            "JPEG images and is compared with JPEG images), but the numbers are not comparable with FIDs on exact "
+            f"pixels. {measured}\n\nAt the `cpu` budget FID also uses 1,000 generated images instead of 5,000, which "
+            "biases it upward (the same for every method, so the methods still compare). The data source of each run "
+            "is stored with its result (`data_source`).\n```")
+
+
 def verdict_summary(results: dict[str, list[dict]], labels: dict[str, str], paper: dict,
                     key: str = "covered_modes", paper_key: str = "registered_modes") -> str:
     """Markdown bullets grouping the methods of ``paper_comparison_rows`` by verdict (and, for the

@@ -289,3 +289,23 @@ def test_a_pair_short_of_the_rule_says_by_how_much():
                                   "beyond_spread": True, "seeds": 2}) == report.FASTER
     assert report.faster_outcome({"difference": [-5.0], "pooled_std": [1.0], "lower_everywhere": False,
                                   "beyond_spread": False, "seeds": 2}) == "not separated: lower at 0 of 1 evaluations"
+
+
+def test_jpeg_caveat_shows_our_measurement_beside_the_quoted_one():
+    quoted = {"exact_vs_exact": 25.0, "exact_vs_jpeg": 42.0, "mean_abs_error": 5.8, "n": 2000}
+    record = {"exact_vs_exact": 24.61, "exact_vs_jpeg": 40.14, "jpeg_vs_jpeg": 25.26, "same_images": 12.0,
+              "mean_abs_error": 5.83, "n": 1500, "precision": "fp32", "measured_at": "2026-12-02T09:00:00+00:00",
+              "git_commit": "abcdef0123"}
+    text = report.jpeg_fid_caveat(record, quoted)
+    assert text.startswith("```{admonition} Our CIFAR-10 FIDs are not the paper's FIDs\n:class: warning\n")
+    assert text.endswith("\n```")
+    assert "1,500 exact training images against the next 1,500" in text and "commit abcdef0" in text
+    assert "| exact vs other exact images | 24.6 |" in text
+    assert "| exact vs the JPEG copies of other images | 40.1 |" in text
+    assert "| JPEG vs the JPEG copies of other images (what our runs compare) | 25.3 |" in text
+    assert "by 15.5 points, and its mean absolute error is 5.8 per 8-bit value" in text
+    assert "README reports 25.0 and 42.0 with pytorch-fid on 2,000 images per side, a shift of 17" in text
+    assert "JPEG against JPEG gives 25.3, exact against exact 24.6: so comparing JPEG images with JPEG images" in text
+    assert "changes FID's scale" in report.jpeg_fid_caveat({**record, "jpeg_vs_jpeg": 30.0}, quoted)
+    missing = report.jpeg_fid_caveat(None, quoted)
+    assert "has not been measured here yet" in missing and "| " not in missing and "25.0 and 42.0" in missing
