@@ -58,7 +58,8 @@ def _status(args) -> None:
     for r in rows:
         hours = "not measured" if r["hours"] is None else f"{r['hours']:.1f}"
         resume = f"{r['resume_from']:,}/{r['num_steps']:,}"
-        print(f"{r['section']:13s} {r['method']:{width}s} {len(r['seeds']):5d} {resume:>16s} {hours:>28s}")
+        now = "  (training now)" if r["training_now"] else ""
+        print(f"{r['section']:13s} {r['method']:{width}s} {len(r['seeds']):5d} {resume:>16s} {hours:>28s}{now}")
     known = [r["hours"] for r in rows if r["hours"] is not None]
     print(f"total: {sum(known):.1f} hours on one core for {len(known)} of {len(rows)} methods with a measured cost")
 
@@ -87,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--results-root", default=None, help="default: results/ of the repository")
     t.set_defaults(func=_status)
     args = parser.parse_args(argv)
+    from gngan.trainer import RunInUseError  # after parse_args: --help needs no torch
+
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, RunInUseError) as err:
         print(f"gngan: error: {err}", file=sys.stderr)
         return 2
     return 0

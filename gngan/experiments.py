@@ -327,16 +327,25 @@ def split_by_cost(section: str, configs: dict[str, list[RunConfig]], budget: str
                   train: bool, max_train_minutes: float, seconds_per_iteration: dict[str, float],
                   root: Path | None = None) -> tuple[dict[str, list[RunConfig]], dict[str, float]]:
     """(configs to run now, {method: estimated minutes} of missing runs left for the command line).
-    A method is run now if its results are stored, or if training is allowed and its missing seeds are
-    estimated to train within ``max_train_minutes`` (smoke always trains). The estimate counts the
-    iterations left after any checkpoint on this machine."""
+    A method is run now if its results are stored, or if training is allowed, no other process is training
+    it (``training_now``) and its missing seeds are estimated to train within ``max_train_minutes`` (smoke
+    always trains). The estimate counts the iterations left after any checkpoint on this machine."""
     too_long = {}
     for m, seeds in missing_runs(section, configs, budget, num_steps, root).items():
         cfgs = [c for c in configs[m] if c.seed in seeds]
         minutes = _steps_left(section, budget, m, cfgs, num_steps, root)[0] * seconds_per_iteration.get(m, 0.05) / 60
-        if not train or (budget != "smoke" and minutes > max_train_minutes):
+        if (not train or (budget != "smoke" and minutes > max_train_minutes)
+                or training_now(section, budget, m, seeds, num_steps, root)):
             too_long[m] = minutes
     return {m: c for m, c in configs.items() if m not in too_long}, too_long
+
+
+def training_now(section: str, budget: str, method: str, seeds: list[int], num_steps: int | None = None,
+                 root: Path | None = None) -> bool:
+    """Is a process training one of these seeds' runs at this moment (it holds the run directory's lock)?"""
+    from gngan.trainer import run_in_use
+
+    return any(run_in_use(run_dir(section, budget, method, s, num_steps, root)) for s in seeds)
 
 
 def in_progress(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,
@@ -381,7 +390,8 @@ def remaining_work(budget: str, root: Path | None = None, sections: list[str] | 
     """What is left to train at ``budget``, one dict per (section, method) with missing seeds: the seeds,
     the step its checkpoint on this machine resumes from (0 without one), and the estimated one-core hours
     left (None where no cost was measured). Covers the 2D sensitivity checks too; ``sections`` limits it to
-    those sections (each in-progress checkpoint is read to find its step). Rows come in RUN_QUEUE's order."""
+    those sections (each in-progress checkpoint is read to find its step) and says whether a process is
+    training it now (``training_now``). Rows come in RUN_QUEUE's order."""
     plans = [("01_1d", toy1d_configs(budget), {}),
              ("02_2d", grid2d_configs(budget, methods=[*GRID2D_METHODS, *GRID2D_CHECKS]), GRID2D_SECONDS_PER_ITERATION)]
     plans += [(sec, image_configs(sec, budget), image_seconds_per_iteration(sec, budget)) for sec in IMAGE_SECTIONS]
@@ -394,7 +404,8 @@ def remaining_work(budget: str, root: Path | None = None, sections: list[str] | 
             steps_left, resume = _steps_left(section, budget, method, cfgs, None, root)
             per_it = cost.get(method)
             rows.append({"section": section, "method": method, "seeds": seeds, "num_steps": cfgs[0].num_steps,
-                         "resume_from": resume, "hours": None if per_it is None else steps_left * per_it / 3600})
+                         "resume_from": resume, "hours": None if per_it is None else steps_left * per_it / 3600,
+                         "training_now": training_now(section, budget, method, seeds, root=root)})
     return sorted(rows, key=lambda r: _queue_position(r["section"], r["method"]))  # stable: methods keep their order
 
 

@@ -608,7 +608,8 @@ def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too
     Empty when everything is trained."""
     parts = []
     if too_long:
-        parts.append("**Not trained by this notebook (too long; train them from the command line, see Rerun):**\n\n"
+        parts.append("**Not trained by this notebook (too long, or another process is training them; train them "
+                     "from the command line, see Rerun):**\n\n"
                      + markdown_table(["method", "estimated minutes, one core"],
                                       [[labels.get(m, m), f"{v:.0f}"] for m, v in too_long.items()]))
     partly = [f"{labels.get(m, m)}: {len(results[m])} of {len(configs[m])} seeds" for m in too_long if m in results]

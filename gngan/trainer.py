@@ -20,6 +20,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; two processes must not train one run there
+    fcntl = None
+
 import gngan
 from gngan.config import RunConfig
 from gngan.data import make_dataset
@@ -34,6 +39,50 @@ METRICS = "metrics.jsonl"
 
 class ConfigMismatchError(ValueError):
     """A run directory holds a run with a different config."""
+
+
+class RunInUseError(RuntimeError):
+    """Another process is training this run directory."""
+
+
+LOCK = ".lock"
+
+
+def lock_run_dir(run_dir: Path):
+    """Hold an exclusive lock on ``run_dir/.lock`` while this process trains the run, so a second process
+    (a notebook while ``python -m gngan section`` runs, say) cannot train it at the same time. The lock is
+    released when the returned file is closed or the process ends (SIGKILL too). Raises RunInUseError."""
+    f = open(Path(run_dir) / LOCK, "a+")
+    if fcntl is None:
+        return f
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        owner = f.read().strip() or "unknown"
+        f.close()
+        who = "another Trainer of this process" if owner == str(os.getpid()) else f"another process (pid {owner})"
+        raise RunInUseError(f"{run_dir} is being trained by {who}; wait for it to finish or stop it, "
+                            f"then rerun") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def run_in_use(run_dir: Path) -> bool:
+    """Is another process (or another Trainer of this one) training ``run_dir`` now?"""
+    path = Path(run_dir) / LOCK
+    if fcntl is None or not path.exists():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -126,8 +175,33 @@ class Trainer:
         self.device = resolve_device(device)
         self.progress = progress
         self.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else group_dir(self.run_dirs, self.seeds)
-        for c, d in zip(self.configs, self.run_dirs):
+        self._locks = []
+        for d in self.run_dirs:
             d.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def _lock(self) -> None:
+        try:
+            for d in self.run_dirs:
+                self._locks.append(lock_run_dir(d))
+        except RunInUseError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run directories' locks (``fit`` does when it returns or raises)."""
+        for f in self._locks:
+            f.close()
+        self._locks = []
+
+    def _setup(self) -> None:
+        config = self.config
+        for c, d in zip(self.configs, self.run_dirs):
             if (d / "config.json").exists():
                 _check_same_config(RunConfig.load(d / "config.json"), c, d)
             else:
@@ -251,7 +325,16 @@ class Trainer:
         }
 
     def fit(self) -> list[dict]:
-        """Train to ``num_steps``; returns one result per seed (also written to each run's result.json)."""
+        """Train to ``num_steps``; returns one result per seed (also written to each run's result.json). The run
+        directories' locks are released when it returns or raises (a Ctrl-C in a notebook must not keep them)."""
+        if not self._locks:
+            self._lock()
+        try:
+            return self._fit()
+        finally:
+            self.close()
+
+    def _fit(self) -> list[dict]:
         c = self.config
         if self.step == 0 and not self.history[0]:
             self._overhead(self.evaluate, {})

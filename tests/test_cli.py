@@ -19,6 +19,21 @@ def test_train_from_config_and_resume_refusal(tmp_path, capsys):
     assert len(err.splitlines()) == 1
 
 
+def test_a_run_being_trained_elsewhere_is_one_line(tmp_path, capsys):
+    from gngan.trainer import lock_run_dir
+
+    cfg = tmp_path / "c.json"
+    RunConfig(num_steps=4, eval_every=2, checkpoint_every=2, eval_samples=50, batch_size=8).save(cfg)
+    (tmp_path / "run").mkdir()
+    lock = lock_run_dir(tmp_path / "run")
+    try:
+        assert main(["train", "--config", str(cfg), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 2
+    finally:
+        lock.close()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gngan: error:") and "is being trained by" in err and len(err.splitlines()) == 1
+
+
 def test_missing_config_is_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "nope.json"), "--run-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err

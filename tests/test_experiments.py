@@ -94,6 +94,25 @@ def test_split_by_cost_trains_only_cheap_missing_runs(tmp_path):
     assert list(now) == ["gngan_gm"] and later == {}
 
 
+def test_split_by_cost_leaves_a_run_another_process_trains(tmp_path):
+    from gngan.trainer import lock_run_dir
+
+    configs = experiments.grid2d_configs("smoke", methods=["gan", "wgangp"])
+    d = experiments.run_dir("02_2d", "smoke", "wgangp", configs["wgangp"][1].seed, root=tmp_path)
+    d.mkdir(parents=True)
+    lock = lock_run_dir(d)  # another Trainer, as far as the lock can tell
+    try:
+        now, later = experiments.split_by_cost("02_2d", configs, "smoke", None, True, 60.0, {}, root=tmp_path)
+        assert list(now) == ["gan"] and list(later) == ["wgangp"]
+        assert experiments.training_now("02_2d", "smoke", "wgangp", [c.seed for c in configs["wgangp"]], root=tmp_path)
+        rows = {r["method"]: r for r in experiments.remaining_work("smoke", tmp_path, sections=["02_2d"])}
+        assert rows["wgangp"]["training_now"] and not rows["gan"]["training_now"]
+    finally:
+        lock.close()
+    now, later = experiments.split_by_cost("02_2d", configs, "smoke", None, True, 60.0, {}, root=tmp_path)
+    assert list(now) == ["gan", "wgangp"] and not later
+
+
 def test_split_by_cost_counts_only_the_iterations_after_a_checkpoint(tmp_path):
     import torch
 

@@ -1,4 +1,8 @@
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -6,7 +10,7 @@ import torch
 
 from gngan.config import RunConfig
 from gngan.steps import NonFiniteLossError
-from gngan.trainer import ConfigMismatchError, Trainer, resolve_device, run
+from gngan.trainer import ConfigMismatchError, RunInUseError, Trainer, resolve_device, run, run_in_use
 
 TINY = RunConfig(method="gngan", num_steps=8, eval_every=2, checkpoint_every=4, eval_samples=60,
                  batch_size=16, d_steps=2, lambda_r=0.5)
@@ -197,3 +201,37 @@ def test_run_killed_before_its_first_checkpoint_restarts_with_a_clean_log(tmp_pa
     result = Trainer(config, tmp_path / "run", progress=False).fit()[0]
     steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [0, 2, 4, 6, 8] == [r["step"] for r in result["history"]]
+
+
+def test_a_run_trains_in_one_trainer_at_a_time(tmp_path):
+    first = Trainer(TINY, tmp_path / "run", progress=False)
+    assert run_in_use(tmp_path / "run")
+    with pytest.raises(RunInUseError, match="another Trainer of this process"):
+        Trainer(TINY, tmp_path / "run", progress=False)
+    _kill_after(first, 3)
+    with pytest.raises(Interrupt):
+        first.fit()
+    assert not run_in_use(tmp_path / "run"), "an interrupted fit (Ctrl-C in a notebook) releases the lock"
+    assert Trainer(TINY, tmp_path / "run", progress=False).fit()[0]["final"]["step"] == TINY.num_steps
+    assert not run_in_use(tmp_path / "run")
+
+
+def test_a_run_held_by_another_process_is_refused_until_that_process_is_killed(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from gngan.trainer import lock_run_dir; "
+                               f"f = lock_run_dir({str(run_dir)!r}); print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert run_in_use(run_dir)
+        with pytest.raises(RunInUseError) as err:
+            Trainer(TINY, run_dir, progress=False)
+        assert f"being trained by another process (pid {holder.pid})" in str(err.value)
+        assert "\n" not in str(err.value)
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert not run_in_use(run_dir), "SIGKILL releases the lock"
+    Trainer(TINY, run_dir, progress=False).close()
