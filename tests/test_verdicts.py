@@ -147,6 +147,10 @@ def test_image_orderings_within_the_fid_noise_are_inconclusive(tmp_path, monkeyp
     assert table3_verdict().startswith("inconclusive")  # GN-GAN 200 vs Dist-GAN 205, noise 10
     assert table3_verdict(distgan_hinge=[400, 240, 220, 230]).startswith("partly: lowest FID")  # 200 vs 230
     assert table3_verdict(sngan=[400, 170, 150, 160]) == "not reproduced at this early budget"  # 160 vs 200
+    shutil.rmtree(tmp_path / "04_table3" / "cpu" / "wgangp")
+    assert verdicts._table3_row("cpu")[4].startswith("incomplete: WGAN-GP not trained yet")
+    assert verdicts._table3_row("cpu")[4].endswith("; so far: not reproduced at this early budget")
+    assert verdicts._table3_row("cpu")[2] == "200.0 (lowest of the 4 trained: SN-GAN 160.0)"
 
 
 def test_fid_wobble_and_order_by_hand():
