@@ -34,10 +34,14 @@ def manifest_rows(results: dict[str, list[dict]], labels: dict[str, str]) -> lis
                                 + (f" (from step {g['from_step']})" if len(segments) > 1 else "")
                                 for g in segments)
             rows.append([labels.get(m, m), ", ".join(str(x["seed"]) for x in mans), steps,
-                         f"{man['device']} ({man.get('torch_threads', '?')} threads)",
+                         f"{man['device']} ({_threads(man.get('torch_threads'))})",
                          _wall_time(man, len(together)),
                          commits, man["torch_version"]])
     return rows
+
+
+def _threads(n) -> str:
+    return "threads unknown" if n is None else f"{n} thread" + ("" if n == 1 else "s")
 
 
 def manifest_table(results: dict[str, list[dict]], labels: dict[str, str]) -> str:

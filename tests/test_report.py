@@ -25,6 +25,9 @@ def test_manifest_groups_seeds_trained_together():
     timed["manifest"]["eval_time_s"] = 30.4
     (row,) = report.manifest_rows({"m": [timed]}, {})
     assert row[4] == "12 s training, + 30 s evaluating and checkpointing"
+    assert row[3] == "cpu (1 thread)"
+    timed["manifest"]["torch_threads"] = 2
+    assert report.manifest_rows({"m": [timed]}, {})[0][3] == "cpu (2 threads)"
 
 
 def test_manifest_names_every_commit_of_a_resumed_run():
