@@ -11,7 +11,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
-from gngan.trainer import ConfigMismatchError, load_result, run_group
+from gngan.trainer import ConfigMismatchError, load_result, run_group, run_in_use
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -343,8 +343,6 @@ def split_by_cost(section: str, configs: dict[str, list[RunConfig]], budget: str
 def training_now(section: str, budget: str, method: str, seeds: list[int], num_steps: int | None = None,
                  root: Path | None = None) -> bool:
     """Is a process training one of these seeds' runs at this moment (it holds the run directory's lock)?"""
-    from gngan.trainer import run_in_use
-
     return any(run_in_use(run_dir(section, budget, method, s, num_steps, root)) for s in seeds)
 
 

@@ -31,6 +31,13 @@ def _image_results(section: str, budget: str) -> dict[str, list[dict]]:
     return experiments.stored_results(section, experiments.image_configs(section, budget), budget)
 
 
+def _complete_results(section: str, budget: str) -> tuple[dict, dict[str, list[dict]]]:
+    """(the section's configs, the stored runs of the methods whose every seed is stored)."""
+    configs = experiments.image_configs(section, budget)
+    res = experiments.stored_results(section, configs, budget)
+    return configs, {m: runs for m, runs in res.items() if len(runs) == len(configs[m])}
+
+
 def _fid(runs: list[dict]) -> str:
     v = np.array([r["final"]["fid"] for r in runs], dtype=float)
     return f"{v.mean():.1f} ± {report.seed_std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
@@ -38,10 +45,9 @@ def _fid(runs: list[dict]) -> str:
 
 def _ablation_row(budget: str) -> list:
     claim = "CIFAR-10 ablation (Fig. 5): +NE, +GM converge faster than the original, NE+GM fastest"
-    configs = experiments.image_configs("03_ablation", budget)
-    res = experiments.stored_results("03_ablation", configs, budget)
+    _, res = _complete_results("03_ablation", budget)
     keys = ("gngan_orig", "gngan_ne", "gngan_gm", "gngan_ne_gm")
-    complete = [k for k in keys if len(res.get(k, [])) == len(configs[k])]
+    complete = [k for k in keys if k in res]
     pairs = [p for p in paper.FIG5_FASTER if set(p) <= set(complete)]
     if not pairs:
         return [claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation"), "ablation chapter"]
@@ -67,9 +73,7 @@ def _ablation_row(budget: str) -> list:
 def _table3_row(budget: str) -> list:
     v = paper.TABLE3["gngan"]["cifar"]
     claim = "Table 3: GN-GAN FID, CIFAR-10 CNN, best of the compared methods"
-    configs = experiments.image_configs("04_table3", budget)
-    res = {m: runs for m, runs in experiments.stored_results("04_table3", configs, budget).items()
-           if len(runs) == len(configs[m])}
+    configs, res = _complete_results("04_table3", budget)
     if "gngan_hinge" not in res or len(res) < 2:
         return [claim, f"{v}", "—", budget, _not_run_images("04_table3"), "Table 3 chapter"]
     final = {m: np.mean([r["final"]["fid"] for r in runs]) for m, runs in res.items()}
