@@ -30,6 +30,7 @@ import importlib.util
 import io
 import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -461,6 +462,9 @@ def reference_stats(name: str, images=None, cache_dir: str | os.PathLike | None 
         return cached
     if cached is not None:
         warnings.warn(f"{path} was computed from other images or precision; recomputing it", stacklevel=2)
+    # The only output for many minutes on a CPU (10K images: ~19 min on one core), so say what is happening.
+    print(f"gngan: computing FID statistics of {len(images):,} reference images '{name}' (once; cached in {path})",
+          file=sys.stderr, flush=True)
     stats = FIDStats.from_features(inception_features(images, **kwargs), digest, precision)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")

@@ -216,7 +216,7 @@ def _fake_features(calls):
     return features
 
 
-def test_reference_stats_cached_by_image_hash(tmp_path, monkeypatch):
+def test_reference_stats_cached_by_image_hash(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(fid, "inception_features", _fake_features(calls))
     g = torch.Generator().manual_seed(0)
@@ -225,9 +225,11 @@ def test_reference_stats_cached_by_image_hash(tmp_path, monkeypatch):
 
     s1 = fid.reference_stats("toy", xa, cache_dir=tmp_path)
     assert calls == [6] and (tmp_path / "fid_stats_toy.npz").is_file()
+    assert "computing FID statistics of 6 reference images 'toy'" in capsys.readouterr().err
     assert s1.n == 6 and s1.images_sha256 == fid.images_sha256(xa) and s1.mu.shape == (4,)
     s2 = fid.reference_stats("toy", xa.clone(), cache_dir=tmp_path)
     assert calls == [6]  # served from the cache
+    assert capsys.readouterr().err == ""
     np.testing.assert_array_equal(s1.sigma, s2.sigma)
     assert fid.reference_stats("toy", cache_dir=tmp_path).images_sha256 == s1.images_sha256
     with pytest.warns(UserWarning, match="recomputing"):
