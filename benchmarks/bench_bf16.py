@@ -8,11 +8,8 @@ bf16 instructions (avx512_bf16 / amx_bf16; without them bf16 matmuls are emulate
 """
 
 import argparse
-import json
 import statistics
-import subprocess
 import time
-from datetime import datetime, timezone
 
 import torch
 
@@ -61,14 +58,9 @@ def main() -> None:
     flags = cpu_bf16_flags()
     print("CPU bf16 flags:", flags or "none (bf16 is emulated)")
     if args.out:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        record = {"seconds_per_iteration": seconds, "speedup": {k: v["fp32"] / v["bf16"] for k, v in seconds.items()},
-                  "cpu_bf16_flags": flags, "width": args.width, "repeats": args.repeats,
-                  "threads": torch.get_num_threads(), "loadavg": open("/proc/loadavg").read().split()[:3],
-                  "torch_version": torch.__version__, "git_commit": commit,
-                  "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        with open(args.out, "w") as f:
-            json.dump(record, f, indent=1)
+        experiments.write_benchmark(args.out, {
+            "seconds_per_iteration": seconds, "speedup": {k: v["fp32"] / v["bf16"] for k, v in seconds.items()},
+            "cpu_bf16_flags": flags, "width": args.width, "repeats": args.repeats})
 
 
 if __name__ == "__main__":

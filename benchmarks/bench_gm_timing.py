@@ -11,17 +11,14 @@ depend on the hardware or its load.
 """
 
 import argparse
-import json
 import statistics
-import subprocess
 import time
-from datetime import datetime, timezone
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from gngan import losses
+from gngan import experiments, losses
 from gngan.cnn import build_image_nets
 
 
@@ -96,13 +93,10 @@ def main() -> None:
     print("per-repeat ratios:", {k: [round(x, 2) for x in v] for k, v in per_repeat.items()})
     print("paper: 53 / 43 ms = 1.23 on a GTX 1080 Ti")
     if args.out:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        record = {"ms": ms, "ratio": ratio, "per_repeat_ratios": per_repeat, "gflop": {k: v / 1e9 for k, v in flops.items()},
-                  "flop_ratio": flop_ratio, "threads": args.threads, "width": args.width, "batch": args.batch,
-                  "repeats": args.repeats, "loadavg": load, "device": "cpu", "torch_version": torch.__version__,
-                  "git_commit": commit, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        with open(args.out, "w") as f:
-            json.dump(record, f, indent=1)
+        experiments.write_benchmark(args.out, {
+            "ms": ms, "ratio": ratio, "per_repeat_ratios": per_repeat, "gflop": {k: v / 1e9 for k, v in flops.items()},
+            "flop_ratio": flop_ratio, "threads": args.threads, "width": args.width, "batch": args.batch,
+            "repeats": args.repeats, "loadavg": load, "device": "cpu"})
 
 
 if __name__ == "__main__":

@@ -7,11 +7,8 @@ is chosen from. All methods are timed in one process, interleaved, so they share
 """
 
 import argparse
-import json
 import statistics
-import subprocess
 import time
-from datetime import datetime, timezone
 
 import torch
 
@@ -59,13 +56,10 @@ def main() -> None:
         print(f"{name:45s} {sec:7.2f} s/iteration")
     print(f"FID features: {per_image * 1e3:.0f} ms/image ({1 / per_image:.1f} images/s); load {' '.join(load)}")
     if args.out:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        with open(args.out, "w") as f:
-            json.dump({"seconds_per_iteration": rows, "fid_seconds_per_image": per_image, "threads": 1,
-                       "batch_size": 64, "repeats": args.repeats, "loadavg": load, "git_commit": commit,
-                       "torch_version": torch.__version__,
-                       "note": "one thread; another one-thread training ran on the second core",
-                       "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, f, indent=1)
+        experiments.write_benchmark(args.out, {
+            "seconds_per_iteration": rows, "fid_seconds_per_image": per_image, "threads": 1, "batch_size": 64,
+            "repeats": args.repeats, "loadavg": load,
+            "note": "one thread; another one-thread training ran on the second core"})
 
 
 if __name__ == "__main__":

@@ -7,12 +7,10 @@ the NE loss alone (forward + backward, 8 seeds x 256 points under vmap, as the 2
 
 import argparse
 import importlib.util
-import json
 import statistics
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
 
 import torch
 
@@ -83,14 +81,10 @@ def main() -> None:
     print(f"8-seed GN-GAN (+NE+GM) 2D iteration:   old {med['it_old']:.1f} ms, new {med['it_new']:.1f} ms, "
           f"ratio {med['it_old'] / med['it_new']:.2f}   (load {' '.join(load)})")
     if args.out:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        with open(args.out, "w") as f:
-            json.dump({"median_ms": med, "ne_ratio": med["ne_old"] / med["ne_new"],
-                       "iteration_ratio": med["it_old"] / med["it_new"], "old_commit": args.old_commit,
-                       "git_commit": commit, "threads": 1, "repeats": args.repeats, "loadavg": load,
-                       "torch_version": torch.__version__,
-                       "note": args.note,
-                       "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, f, indent=1)
+        experiments.write_benchmark(args.out, {
+            "median_ms": med, "ne_ratio": med["ne_old"] / med["ne_new"],
+            "iteration_ratio": med["it_old"] / med["it_new"], "old_commit": args.old_commit, "threads": 1,
+            "repeats": args.repeats, "loadavg": load, "note": args.note})
 
 
 if __name__ == "__main__":

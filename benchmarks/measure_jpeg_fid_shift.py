@@ -9,14 +9,9 @@ Not a timing: run it whenever; with N = 2,000 it extracts 8,000 images' features
 """
 
 import argparse
-import json
-import subprocess
 import time
-from datetime import datetime, timezone
 
-import torch
-
-from gngan import fid
+from gngan import experiments, fid
 
 
 def main() -> None:
@@ -30,12 +25,8 @@ def main() -> None:
     for k, v in out.items():
         print(f"{k}: {v:.2f}")
     if args.out:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        record = {**out, "n": args.n, "precision": "fp32", "wall_time_s": round(seconds, 1),
-                  "threads": torch.get_num_threads(), "torch_version": torch.__version__, "git_commit": commit,
-                  "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        with open(args.out, "w") as f:
-            json.dump(record, f, indent=1)
+        experiments.write_benchmark(args.out, {**out, "n": args.n, "precision": "fp32",
+                                               "wall_time_s": round(seconds, 1)})
 
 
 if __name__ == "__main__":

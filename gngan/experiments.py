@@ -7,11 +7,13 @@ Budgets: ``smoke`` (seconds, CI), ``cpu`` (what the book shows, run on 2 CPU cor
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Collection
+from datetime import datetime, timezone
 from pathlib import Path
 
 from gngan.config import BUDGETS, RunConfig
-from gngan.trainer import ConfigMismatchError, load_result, run_group, run_in_use
+from gngan.trainer import GIT_AT_IMPORT, ConfigMismatchError, load_result, run_group, run_in_use
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -453,6 +455,24 @@ def stored_benchmark(name: str) -> dict | None:
     """The stored measurement results/benchmarks/<name>.json of a script under benchmarks/, or None."""
     path = RESULTS_ROOT / "benchmarks" / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_benchmark(path: str | os.PathLike, record: dict) -> dict:
+    """Write a benchmark script's measurement to ``path`` (JSON) with the provenance every stored number
+    carries: git commit (and whether gngan/ had uncommitted changes), torch version and threads, the load
+    average and the time. Keys of ``record`` win (e.g. the load average read before the timing).
+    Written atomically; returns what was written."""
+    import torch
+
+    load = [f"{x:.2f}" for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    full = {"git_commit": GIT_AT_IMPORT["commit"], "git_dirty": GIT_AT_IMPORT["dirty"],
+            "torch_version": torch.__version__, "threads": torch.get_num_threads(), "loadavg": load,
+            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(full, indent=1) + "\n")
+    os.replace(tmp, path)
+    return full
 
 
 def estimated_hours(configs: dict[str, list[RunConfig]], seconds_per_iteration: dict[str, float]) -> float | None:

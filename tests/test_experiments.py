@@ -225,3 +225,24 @@ def test_run_queue_script_runs_the_steps_of_run_queue_in_order(tmp_path):
     subprocess.run(["bash", str(tmp_path / "tools" / "run-queue.sh"), "cpu"], check=True, capture_output=True)
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert calls == [f"{step} --budget cpu" for step in experiments.queue_steps()]
+
+
+def test_write_benchmark_adds_provenance_and_lets_the_record_win(tmp_path):
+    import json
+    import subprocess
+
+    out = experiments.write_benchmark(tmp_path / "b.json", {"ratio": 1.25, "threads": 1, "loadavg": ["0.5"]})
+    assert json.loads((tmp_path / "b.json").read_text()) == out
+    head = subprocess.run(["git", "-C", str(experiments.REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert out["git_commit"] == head and isinstance(out["git_dirty"], bool)
+    assert out["ratio"] == 1.25 and out["threads"] == 1 and out["loadavg"] == ["0.5"]
+    assert {"torch_version", "measured_at"} <= set(out) and not list(tmp_path.glob(".*tmp"))
+
+
+def test_benchmark_scripts_store_through_write_benchmark():
+    for script in sorted((experiments.REPO_ROOT / "benchmarks").glob("*.py")):
+        text = script.read_text()
+        if "--out" in text:
+            assert "experiments.write_benchmark(args.out" in text, script.name
+            assert "json.dump(" not in text and '"git_commit"' not in text, script.name
