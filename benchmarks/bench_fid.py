@@ -2,6 +2,8 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_fid.py            # timing, 200 images
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_fid.py --bf16 500 # + bf16 speed and FID shift
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_fid.py -n 500 --repeats 3 --threads 1 \
+        --out results/benchmarks/fid_speed.json                             # the stored measurement
 
 pytorch-fid's path is what its CLI runs on a folder: the same images saved as PNG files, read by its
 ``get_activations`` (PIL -> RGB -> ToTensor, a DataLoader with the CLI's default worker count
@@ -36,7 +38,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gngan import fid, images
+from gngan import experiments, fid, images
 
 
 def _save_pngs(x: torch.Tensor, folder: Path) -> list[Path]:
@@ -67,6 +69,8 @@ def main() -> None:
                    help="pytorch-fid DataLoader workers (default: its CLI's, min(cpus, 8))")
     p.add_argument("--batch-size", type=int, default=64, help="our batch size (pytorch-fid uses its default 50)")
     p.add_argument("--bf16", type=int, default=0, metavar="N2", help="also measure bf16 on N2 + N2 images")
+    p.add_argument("--out", default=None, help="write the fp32 timing as JSON (e.g. results/benchmarks/fid_speed.json)")
+    p.add_argument("--note", default="", help="stored with --out, e.g. what else ran on the machine")
     args = p.parse_args()
 
     from pytorch_fid import fid_score
@@ -80,6 +84,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}), pytorch-fid workers {workers}, "
           f"load average {os.getloadavg()[0]:.2f}, cpus {os.cpu_count()}")
+    load = [f"{v:.2f}" for v in os.getloadavg()]
 
     x_train, _ = images.cifar10(split="train", source="jpeg")
     x = _pick(x_train, args.n)
@@ -120,6 +125,14 @@ def main() -> None:
     print(f"speed-up, wall clock: {best['gngan'] / best['pytorch-fid']:.2f}x best/best, "
           f"{med['gngan'] / med['pytorch-fid']:.2f}x median/median;   "
           f"CPU time: {per_cpu['gngan'] / per_cpu['pytorch-fid']:.2f}x")
+    if args.out:
+        experiments.write_benchmark(args.out, {
+            "images_per_s": {"best": best, "median": med, "per_cpu_second": per_cpu},
+            "speedup": {"best": best["gngan"] / best["pytorch-fid"], "median": med["gngan"] / med["pytorch-fid"],
+                        "per_cpu_second": per_cpu["gngan"] / per_cpu["pytorch-fid"]},
+            "max_abs_feature_difference": float(diff.max()), "n": len(x), "repeats": args.repeats,
+            "pytorch_fid_workers": workers, "batch_size": {"gngan": args.batch_size, "pytorch-fid": 50},
+            "precision": "fp32", "loadavg": load, "note": args.note})
 
     if args.bf16:
         x_test, _ = images.cifar10(split="test", source="jpeg")
