@@ -491,6 +491,27 @@ def bf16_note(record: dict | None) -> str:
                "was not adopted (its accuracy was therefore not compared): all runs use float32."))
 
 
+FID_SPEED_TARGET = 1.5  # issue 4: feature extraction at least 1.5x pytorch-fid's CLI on the same images
+
+
+def fid_speed_note(record: dict | None) -> str:
+    """One paragraph on the FID feature-extraction speed (``benchmarks/bench_fid.py --out``'s stored ``record``):
+    ours against pytorch-fid's CLI path on the same images, same network, weights and threads, fp32."""
+    if record is None:
+        return "**FID speed.** Not measured here yet (`benchmarks/bench_fid.py --out results/benchmarks/fid_speed.json`)."
+    ips, up = record["images_per_s"], record["speedup"]
+    met = "meets" if up["best"] >= FID_SPEED_TARGET else "misses"
+    return (f"**FID speed.** Inception features cost most of every evaluation on a CPU. On the same {record['n']:,} "
+            f"CIFAR-10 images, fp32, {record['threads']} torch thread each (`benchmarks/bench_fid.py`, "
+            f"{record['measured_at'][:10]}, commit {record['git_commit'][:7]}), `gngan.fid` extracts "
+            f"{ips['best']['gngan']:.1f} images/s against {ips['best']['pytorch-fid']:.1f} for pytorch-fid's CLI path "
+            f"(PNG files, its DataLoader with {record['pytorch_fid_workers']} workers, NCHW): **{up['best']:.2f}x** "
+            f"(best of {record['repeats']} alternating runs each; median {up['median']:.2f}x; per CPU-second, counting "
+            f"pytorch-fid's workers, {up['per_cpu_second']:.2f}x), which {met} the {FID_SPEED_TARGET}x we aimed for. "
+            f"Same network and weights; the features differ by at most {record['max_abs_feature_difference']:.1g} "
+            f"(float32 rounding)." + (f" Conditions: {record['note']}." if record.get("note") else ""))
+
+
 def jpeg_fid_caveat(record: dict | None, quoted: dict) -> str:
     """The warning every CIFAR-10 chapter shows (a MyST admonition): our FIDs are computed on the offline JPEG
     mirror. ``record``: ``benchmarks/measure_jpeg_fid_shift.py``'s stored measurement (None: not measured yet);

@@ -208,6 +208,19 @@ def test_bf16_note_follows_the_measurement():
     assert "float32" in report.bf16_note(None)
 
 
+def test_fid_speed_note_reports_the_stored_ratios_against_the_target():
+    record = {"images_per_s": {"best": {"gngan": 19.4, "pytorch-fid": 11.5}},
+              "speedup": {"best": 19.4 / 11.5, "median": 1.61, "per_cpu_second": 1.9}, "n": 500, "repeats": 3,
+              "threads": 1, "pytorch_fid_workers": 2, "max_abs_feature_difference": 2.1e-5,
+              "measured_at": "2026-12-02T13:00:00+00:00", "git_commit": "abcdef0123", "note": "busy"}
+    text = report.fid_speed_note(record)
+    assert "19.4 images/s against 11.5" in text and "**1.69x**" in text and "median 1.61x" in text
+    assert "meets the 1.5x" in text and "commit abcdef0" in text and "2e-05" in text and "Conditions: busy." in text
+    slow = dict(record, speedup=dict(record["speedup"], best=1.2))
+    assert "misses the 1.5x" in report.fid_speed_note(slow)
+    assert "Not measured" in report.fid_speed_note(None)
+
+
 def test_verdict_summary_groups_rows_by_verdict_and_direction():
     runs = lambda vals: [{"final": {"covered_modes": v}} for v in vals]
     results = {"gan": runs([23, 23, 25, 1, 1, 16, 0, 13]), "vae": runs([25] * 8), "ali": runs([0, 7, 1, 1, 17, 1, 2, 7]),
