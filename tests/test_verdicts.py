@@ -146,11 +146,20 @@ def test_image_orderings_within_the_fid_noise_are_inconclusive(tmp_path, monkeyp
 
     assert table3_verdict().startswith("inconclusive")  # GN-GAN 200 vs Dist-GAN 205, noise 10
     assert table3_verdict(distgan_hinge=[400, 240, 220, 230]).startswith("partly: lowest FID")  # 200 vs 230
+    # the chapter states the numbers the row is judged on
+    assert verdicts.table3_explained("cpu") == (
+        "**Verdict** (cpu budget, stored runs, final FID at 600 iterations): GN-GAN (+NE+GM, hinge) 200.0; the "
+        "lowest other, Dist-GAN (hinge), 230.0; difference +30.0 (positive: GN-GAN lower), while the FID noise is "
+        "±10.0 (each run's last three evaluations, their std pooled over the runs). **partly: lowest FID at this "
+        "early budget, level not comparable (JPEG data, 1K samples).** The verdict page's Table 3 row is this judgement.")
     assert table3_verdict(sngan=[400, 170, 150, 160]) == "not reproduced at this early budget"  # 160 vs 200
     shutil.rmtree(tmp_path / "04_table3" / "cpu" / "wgangp")
     assert verdicts._table3_row("cpu")[4].startswith("incomplete: WGAN-GP not trained yet")
     assert verdicts._table3_row("cpu")[4].endswith("; so far: not reproduced at this early budget")
     assert verdicts._table3_row("cpu")[2] == "200.0 (lowest of the 4 trained: SN-GAN 160.0)"
+    shutil.rmtree(tmp_path / "04_table3")
+    assert verdicts.table3_outcome("cpu") is None
+    assert verdicts.table3_explained("cpu").startswith("**Verdict** (cpu): not run here yet")
 
 
 def test_fid_wobble_and_order_by_hand():
