@@ -75,7 +75,7 @@ def table3_outcome(budget: str) -> dict | None:
     the lowest of the other trained methods, beyond the FID noise of the runs (``report.fid_wobble``). Only
     methods whose every seed is stored count. None until GN-GAN and one other method are stored. Keys:
     ``final`` (method -> mean final FID), ``best``, ``best_other``, ``gap`` (> 0: GN-GAN lowest), ``wobble``,
-    ``verdict``, ``missing`` (labels of the untrained methods), ``steps``."""
+    ``verdict``, ``missing`` (labels of the untrained methods), ``steps``, ``results`` (the runs counted)."""
     configs, res = _complete_results("04_table3", budget)
     if "gngan_hinge" not in res or len(res) < 2:
         return None
