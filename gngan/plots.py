@@ -188,12 +188,12 @@ def image_samples(results: dict[str, list[dict]], labels: dict[str, str], seed_i
 
     methods = [m for m in results if "samples_png" in results[m][seed_index]["final"]]
     rows = max(1, -(-len(methods) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
+    # constrained layout keeps a second row's two-line titles off the first row's images (tight_layout did not)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.5 * rows), squeeze=False, layout="constrained")
     for ax, m in zip(axes.flat, methods):
         final = results[m][seed_index]["final"]
         ax.imshow(np.asarray(Image.open(io.BytesIO(base64.b64decode(final["samples_png"])))))
         ax.set_title(f"{labels.get(m, m)}\nFID {final['fid']:.1f} at iteration {final['step']:,}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
-    fig.tight_layout()
     return fig

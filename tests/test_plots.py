@@ -46,6 +46,27 @@ def test_image_samples_shows_each_stored_grid():
     assert fig.axes[0].images[0].get_array().shape == (10, 10, 3)
 
 
+def test_image_samples_titles_stay_off_the_grids_above_them():
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((64, 64, 3), 200, dtype=np.uint8)).save(buf, format="PNG")
+    png = base64.b64encode(buf.getvalue()).decode()
+    results = {m: [{"final": {"samples_png": png, "fid": 300.0, "step": 1000}}] for m in "abcde"}
+    fig = plots.image_samples(results, {m: f"method {m} (+NE+GM, hinge)" for m in "abcde"})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 5
+    for ax in shown:
+        title = ax.title.get_window_extent(renderer)
+        for other in shown:
+            assert not title.overlaps(other.images[0].get_window_extent(renderer)), (ax.get_title(), other.get_title())
+
+
 def test_long_runs_label_iterations_in_thousands():
     fig = plots.metric_over_training({"a": [{"history": [{"step": 0, "m": 1}, {"step": 200_000, "m": 2}]}]},
                                      {"a": "A"}, "m", "metric")
