@@ -108,10 +108,15 @@ def table3_explained(budget: str) -> str:
     final, other = out["final"], out["best_other"]
     noise = "there is no noise estimate (fewer than 3 evaluations per run)" if out["wobble"] is None else (
         f"the FID noise is ±{out['wobble']:.1f} (each run's last three evaluations, their std pooled over the runs)")
+    d_steps = {m: out["results"][m][0]["manifest"]["config"]["d_steps"] for m in ("gngan_hinge", other)}
+    steps_note = "" if d_steps[other] == d_steps["gngan_hinge"] else (
+        f" An iteration is one generator update for every method, as in the paper: {label[other]} takes "
+        f"{d_steps[other]} discriminator steps per iteration and GN-GAN {d_steps['gngan_hinge']}, so equal iterations "
+        "are not equal compute (the run manifests below give the wall times).")
     return (f"**Verdict** ({budget} budget, stored runs, final FID at {out['steps']:,} iterations): GN-GAN (+NE+GM, "
             f"hinge) {final['gngan_hinge']:.1f}; the lowest other, {label[other]}, {final[other]:.1f}; difference "
             f"{out['gap']:+.1f} (positive: GN-GAN lower), while {noise}. **{out['verdict']}.** The verdict page's Table 3 "
-            "row is this judgement.")
+            f"row is this judgement.{steps_note}")
 
 
 def _table3_row(budget: str) -> list:

@@ -152,7 +152,12 @@ def test_image_orderings_within_the_fid_noise_are_inconclusive(tmp_path, monkeyp
         "lowest other, Dist-GAN (hinge), 230.0; difference +30.0 (positive: GN-GAN lower), while the FID noise is "
         "±10.0 (each run's last three evaluations, their std pooled over the runs). **partly: lowest FID at this "
         "early budget, level not comparable (JPEG data, 1K samples).** The verdict page's Table 3 row is this judgement.")
+    assert table3_verdict(wgangp=[400, 170, 150, 160]) == "not reproduced at this early budget"
+    assert verdicts.table3_explained("cpu").endswith(
+        "WGAN-GP takes 5 discriminator steps per iteration and GN-GAN 1, so equal iterations are not equal compute "
+        "(the run manifests below give the wall times).")
     assert table3_verdict(sngan=[400, 170, 150, 160]) == "not reproduced at this early budget"  # 160 vs 200
+    assert "discriminator steps" not in verdicts.table3_explained("cpu")  # SN-GAN: one D step, as GN-GAN
     shutil.rmtree(tmp_path / "04_table3" / "cpu" / "wgangp")
     assert verdicts._table3_row("cpu")[4].startswith("incomplete: WGAN-GP not trained yet")
     assert verdicts._table3_row("cpu")[4].endswith("; so far: not reproduced at this early budget")
