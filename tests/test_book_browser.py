@@ -94,6 +94,7 @@ PAGE_FACTS = """() => ({
   errors: document.querySelectorAll('mjx-merror').length,
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href).filter(h => h.startsWith('file:')),
   title: document.title,
+  reprs: document.body.innerText.match(/<[\\w.]+ object( at 0x[0-9a-f]+)?>/g) || [],
 })"""
 
 
@@ -124,6 +125,7 @@ def test_page_renders(browser, page):
     assert not facts["raw_tex"], f"{page}: formulas left as raw TeX: {facts['raw_tex'][:3]}"
     assert facts["rendered"] >= facts["math"], f"{page}: {facts['math']} formulas, {facts['rendered']} rendered"
     assert facts["errors"] == 0, f"{page}: {facts['errors']} MathJax errors"
+    assert not facts["reprs"], f"{page}: an output shows a Python object's repr instead of its content: {facts['reprs'][:3]}"
     dead = [h for h in facts["links"] if not Path(unquote(urlparse(h).path)).exists()]
     assert not dead, f"{page}: links to pages that were not built: {dead[:3]}"
 
