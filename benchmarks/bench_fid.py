@@ -84,7 +84,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}), pytorch-fid workers {workers}, "
           f"load average {os.getloadavg()[0]:.2f}, cpus {os.cpu_count()}")
-    load = [f"{v:.2f}" for v in os.getloadavg()]
+    load = experiments.load_average()
 
     x_train, _ = images.cifar10(split="train", source="jpeg")
     x = _pick(x_train, args.n)

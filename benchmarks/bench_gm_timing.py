@@ -85,7 +85,7 @@ def main() -> None:
     ratio = {name: ms[name] / ms[base] for name in ("gm_double", "gm_linear")}
     per_repeat = {name: [a / b for a, b in zip(times[name], times[base])] for name in ratio}
     flop_ratio = {name: flops[name] / flops[base] for name in ratio}
-    load = open("/proc/loadavg").read().split()[:3]
+    load = experiments.load_average()
     print(f"threads={args.threads} width={args.width} batch={args.batch} load={' '.join(load)}")
     for name in variants:
         extra = f", ratio {ratio[name]:.2f} (FLOPs {flop_ratio[name]:.2f})" if name in ratio else ""
@@ -95,7 +95,7 @@ def main() -> None:
     if args.out:
         experiments.write_benchmark(args.out, {
             "ms": ms, "ratio": ratio, "per_repeat_ratios": per_repeat, "gflop": {k: v / 1e9 for k, v in flops.items()},
-            "flop_ratio": flop_ratio, "threads": args.threads, "width": args.width, "batch": args.batch,
+            "flop_ratio": flop_ratio, "width": args.width, "batch": args.batch,
             "repeats": args.repeats, "loadavg": load, "device": "cpu"})
 
 

@@ -50,14 +50,14 @@ def main() -> None:
     t = time.perf_counter()
     fid.inception_features(x, batch_size=100)
     per_image = (time.perf_counter() - t) / len(x)
-    load = open("/proc/loadavg").read().split()[:3]
+    load = experiments.load_average()
     rows = {f"{k} width={w}": statistics.median(v) for (k, w), v in times.items()}
     for name, sec in rows.items():
         print(f"{name:45s} {sec:7.2f} s/iteration")
     print(f"FID features: {per_image * 1e3:.0f} ms/image ({1 / per_image:.1f} images/s); load {' '.join(load)}")
     if args.out:
         experiments.write_benchmark(args.out, {
-            "seconds_per_iteration": rows, "fid_seconds_per_image": per_image, "threads": 1, "batch_size": 64,
+            "seconds_per_iteration": rows, "fid_seconds_per_image": per_image, "batch_size": 64,
             "repeats": args.repeats, "loadavg": load,
             "note": "one thread; another one-thread training ran on the second core"})
 

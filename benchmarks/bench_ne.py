@@ -75,7 +75,7 @@ def main() -> None:
             call()
             times[key].append(time.perf_counter() - t)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    load = open("/proc/loadavg").read().split()[:3]
+    load = experiments.load_average()
     print(f"NE loss, 8 seeds x 256 points, fwd+bwd: old {med['ne_old']:.1f} ms, new {med['ne_new']:.1f} ms, "
           f"ratio {med['ne_old'] / med['ne_new']:.2f}")
     print(f"8-seed GN-GAN (+NE+GM) 2D iteration:   old {med['it_old']:.1f} ms, new {med['it_new']:.1f} ms, "
@@ -83,7 +83,7 @@ def main() -> None:
     if args.out:
         experiments.write_benchmark(args.out, {
             "median_ms": med, "ne_ratio": med["ne_old"] / med["ne_new"],
-            "iteration_ratio": med["it_old"] / med["it_new"], "old_commit": args.old_commit, "threads": 1,
+            "iteration_ratio": med["it_old"] / med["it_new"], "old_commit": args.old_commit,
             "repeats": args.repeats, "loadavg": load, "note": args.note})
 
 

@@ -457,6 +457,11 @@ def stored_benchmark(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def load_average() -> list[str] | None:
+    """The 1, 5 and 15 minute load averages as benchmark records store them ("1.02"), None where the OS has none."""
+    return [f"{x:.2f}" for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def write_benchmark(path: str | os.PathLike, record: dict) -> dict:
     """Write a benchmark script's measurement to ``path`` (JSON) with the provenance every stored number
     carries: git commit (and whether gngan/ had uncommitted changes), torch version and threads, the load
@@ -464,14 +469,12 @@ def write_benchmark(path: str | os.PathLike, record: dict) -> dict:
     Written atomically; returns what was written."""
     import torch
 
-    load = [f"{x:.2f}" for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    from gngan.images import atomic_save
+
     full = {"git_commit": GIT_AT_IMPORT["commit"], "git_dirty": GIT_AT_IMPORT["dirty"],
-            "torch_version": torch.__version__, "threads": torch.get_num_threads(), "loadavg": load,
+            "torch_version": torch.__version__, "threads": torch.get_num_threads(), "loadavg": load_average(),
             "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(full, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_save(Path(path), lambda f: f.write((json.dumps(full, indent=1) + "\n").encode()))
     return full
 
 

@@ -240,13 +240,7 @@ def ensure_inception_weights(download: bool = True) -> Path:
         raise InceptionWeightsError(
             f"weights converted from {ts} have content hash {got}, expected {CONVERTED_WEIGHTS_SHA256}: "
             f"not the {FID_HELPER_PACKAGE} file this conversion was written for; reinstall {FID_HELPER_PACKAGE}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(sd, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _images.atomic_save(path, lambda f: torch.save(sd, f))
     return path
 
 
@@ -466,14 +460,8 @@ def reference_stats(name: str, images=None, cache_dir: str | os.PathLike | None 
     print(f"gngan: computing FID statistics of {len(images):,} reference images '{name}' (once; cached in {path})",
           file=sys.stderr, flush=True)
     stats = FIDStats.from_features(inception_features(images, **kwargs), digest, precision)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, mu=stats.mu, sigma=stats.sigma, n=stats.n, images_sha256=stats.images_sha256,
-                 precision=stats.precision)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _images.atomic_save(path, lambda f: np.savez(f, mu=stats.mu, sigma=stats.sigma, n=stats.n,
+                                                 images_sha256=stats.images_sha256, precision=stats.precision))
     return stats
 
 

@@ -90,7 +90,7 @@ def _cache_dir(root: str | os.PathLike | None) -> Path:
     return Path(root) if root is not None else CACHE_DIR
 
 
-def _atomic_save(path: Path, write) -> None:
+def atomic_save(path: Path, write) -> None:
     """Write through ``write(file_object)`` to a temporary file beside ``path``, then rename it, so a
     crash or a concurrent reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,7 @@ def verify_file(path: str | os.PathLike, sha256: str, stamp_dir: str | os.PathLi
         raise DatasetChecksumError(
             f"{what} {path} has sha256 {got} ({st.st_size:,} bytes) but {sha256} was expected: the file "
             f"is corrupt, truncated or another version. {fix}".rstrip())
-    _atomic_save(stamp, lambda f: f.write(json.dumps(key).encode()))
+    atomic_save(stamp, lambda f: f.write(json.dumps(key).encode()))
     return path
 
 
@@ -265,10 +265,10 @@ def _cifar10_jpeg(root, split, data_dir_arg) -> tuple[torch.Tensor, torch.Tensor
     # NCHW .npy files (no transpose, no zip CRC on load); meta.json is written last and marks them valid.
     (cache / "meta.json").unlink(missing_ok=True)
     for s, (x, y) in decoded.items():
-        _atomic_save(cache / f"{s}_x.npy", lambda f, x=x: np.save(f, np.ascontiguousarray(x.transpose(0, 3, 1, 2))))
-        _atomic_save(cache / f"{s}_y.npy", lambda f, y=y: np.save(f, y))
+        atomic_save(cache / f"{s}_x.npy", lambda f, x=x: np.save(f, np.ascontiguousarray(x.transpose(0, 3, 1, 2))))
+        atomic_save(cache / f"{s}_y.npy", lambda f, y=y: np.save(f, y))
     meta = {"source_sha256": CIFAR10_JPEG_SHA256, "version": _JPEG_CACHE_VERSION}
-    _atomic_save(cache / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
+    atomic_save(cache / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
     x, y = decoded[split]
     return _nhwc_to_tensor(x), torch.from_numpy(y)
 
@@ -436,7 +436,7 @@ def stl10_unlabeled(root: str | os.PathLike | None = None, size: int = 48, *, do
         block = torch.from_numpy(np.ascontiguousarray(raw[i:min(i + chunk, n)]))
         out[i:i + len(block)] = resize_images(block, size)
     if limit is None:
-        _atomic_save(cache, lambda f: np.save(f, out.numpy()))
+        atomic_save(cache, lambda f: np.save(f, out.numpy()))
     return out
 
 
@@ -458,4 +458,4 @@ def _verify_md5(path: Path, md5: str, stamp_dir: Path) -> None:
             f"STL-10 file {path} has md5 {h.hexdigest()} but {md5} was expected (torchvision's value): corrupt "
             f"or truncated; delete it and download again (download=True), or pass verify=False for a "
             f"deliberately small file in the same format.")
-    _atomic_save(stamp, lambda f: f.write(json.dumps(key).encode()))
+    atomic_save(stamp, lambda f: f.write(json.dumps(key).encode()))
