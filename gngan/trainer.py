@@ -254,7 +254,10 @@ class Trainer:
         os.replace(tmp, path)
 
     def _load_checkpoint(self) -> None:
-        state = read_checkpoint(self.ckpt_dir, self.device)
+        # Always onto the CPU: the RNG states and the samplers' permutations live there (a CPU
+        # torch.Generator takes only a CPU byte tensor); load_state_dict moves weights and optimiser
+        # state onto the device of the networks they load into.
+        state = read_checkpoint(self.ckpt_dir, "cpu")
         if state is None:
             # a run killed before its first checkpoint restarts from step 0: drop what it had logged
             for d in self.run_dirs:

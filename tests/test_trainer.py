@@ -235,3 +235,23 @@ def test_a_run_held_by_another_process_is_refused_until_that_process_is_killed(t
         holder.wait()
     assert not run_in_use(run_dir), "SIGKILL releases the lock"
     Trainer(TINY, run_dir, progress=False).close()
+
+
+def test_checkpoint_restores_onto_the_cpu_whatever_the_device(tmp_path):
+    """A run resumed on a GPU must read its checkpoint onto the CPU: the noise generators' states and the
+    samplers' permutations are CPU tensors (``torch.Generator.set_state`` refuses a CUDA byte tensor). Without
+    a GPU here, the trainer's device is set to ``meta`` before reloading: a checkpoint mapped onto it fails."""
+    cfg = TINY.replace(data="grid2d", z_dim=2, num_steps=4)  # grid2d: an epoch sampler, with a permutation
+    Trainer(cfg, tmp_path / "run", progress=False).fit()
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    trainer.close()
+    trainer.device = torch.device("meta")
+    trainer._load_checkpoint()
+    assert trainer.step == 4
+    for g in trainer.noise_gens:
+        assert g.get_state().device.type == "cpu"
+    for smp in trainer.samplers:
+        assert all(t.device.type == "cpu" for t in smp.state_dict().values() if torch.is_tensor(t))
+        assert smp.perm.device.type == "cpu"
+    for m in trainer.nets.modules().values():
+        assert all(p.device.type == "cpu" for p in m.parameters())
