@@ -24,7 +24,7 @@ GP_ON = ("logit", "score")
 # (any net_D); "linear" = losses.gradient_matching_linearized (net_D's logit piecewise linear, as all of gngan's)
 GM_BACKWARDS = ("double", "linear")
 DISTGAN_FEATURES = ("disc", "data")
-BUDGETS = ("smoke", "cpu", "paper")
+BUDGETS = ("smoke", "cpu", "gpu", "paper")
 
 
 @dataclass(frozen=True)
