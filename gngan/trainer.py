@@ -368,17 +368,23 @@ class Trainer:
         bar.close()
         results = []
         for seed, hist, d in zip(self.seeds, self.history, self.run_dirs):
-            result = {"manifest": self.manifest(seed), "final": hist[-1], "history": hist}
+            result = {"manifest": self.manifest(seed), "history": hist}
             tmp = d / (RESULT + ".tmp")
             tmp.write_text(json.dumps(result) + "\n")
             os.replace(tmp, d / RESULT)
-            results.append(result)
+            results.append({**result, "final": hist[-1]})
         return results
 
 
 def load_result(run_dir: str | Path) -> dict | None:
+    """A finished run's ``result.json``: its manifest and evaluation history, plus ``final``, the last
+    evaluation (not stored twice: the file keeps it once, in the history)."""
     path = Path(run_dir) / RESULT
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    result.setdefault("final", result["history"][-1])
+    return result
 
 
 def run_group(configs: list[RunConfig], run_dirs: list, device: str = "cpu", progress: bool = True,

@@ -255,3 +255,16 @@ def test_checkpoint_restores_onto_the_cpu_whatever_the_device(tmp_path):
         assert smp.perm.device.type == "cpu"
     for m in trainer.nets.modules().values():
         assert all(p.device.type == "cpu" for p in m.parameters())
+
+
+def test_result_file_keeps_the_last_evaluation_once(tmp_path):
+    """result.json holds the history only (results/ travels to the GPU machine: every byte counts);
+    load_result gives back ``final``, the last evaluation, as fit returns it."""
+    from gngan.trainer import load_result
+
+    returned = Trainer(TINY.replace(num_steps=4), tmp_path / "run", progress=False).fit()[0]
+    stored = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert set(stored) == {"manifest", "history"}
+    loaded = load_result(tmp_path / "run")
+    assert loaded["final"] == stored["history"][-1] == returned["final"]
+    assert loaded["history"] == returned["history"]

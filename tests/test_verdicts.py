@@ -11,7 +11,7 @@ from gngan import experiments, paper, report, verdicts
 
 def _final(section, budget, method, seed):
     path = experiments.run_dir(section, budget, method, seed) / "result.json"
-    return json.loads(path.read_text())["final"] if path.exists() else None
+    return json.loads(path.read_text())["history"][-1] if path.exists() else None
 
 
 def test_1d_row_counts_equal_stored_results():
