@@ -1,5 +1,6 @@
 """Command line: ``python -m gngan train --config cfg.json --run-dir DIR``,
-``python -m gngan section 01_1d --budget cpu`` and ``python -m gngan status --budget cpu`` (what is left)."""
+``python -m gngan section 01_1d --budget cpu``, ``python -m gngan status --budget cpu`` (what is left), and the
+gpu budget's ``gpu-run`` (on the GPU machine; ``tools/gpu-run.sh``) and ``gpu-import`` (here, afterwards)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,47 @@ def _status(args) -> None:
     print(f"total: {sum(known):.1f} hours on one core for {len(known)} of {len(rows)} methods with a measured cost")
 
 
+def _csv(value: str | None) -> list[str] | None:
+    return value.split(",") if value else None
+
+
+def _gpu_run(args) -> None:
+    from gngan import gpurun
+
+    record = gpurun.gpu_run(Path(args.out), minutes=args.minutes, device=args.device, tiny=args.tiny,
+                            sections=_csv(args.sections), methods=_csv(args.methods),
+                            root=Path(args.results_root) if args.results_root else None,
+                            warmup_s=args.warmup_seconds, check_every_s=args.check_every_seconds)
+    runs = record.get("runs", {})
+    done = sum(r["status"] == "done" for r in runs.values())
+    print(f"gpu-run: {done} of {len(runs)} runs done in {record['wall_s']:.0f} s; outputs in {args.out}")
+
+
+def _gpu_worker(args) -> int:
+    from gngan import gpurun
+
+    (run,) = [r for r in gpurun.budget_runs(args.tiny, [args.section], [args.method]) if r.seed == args.seed]
+    return gpurun.work(run, Path(args.results_root), args.device, Path(args.progress_file), Path(args.stop_file))
+
+
+def _gpu_import(args) -> None:
+    from gngan import gpurun
+
+    root = Path(args.results_root) if args.results_root else None
+    names = gpurun.gpu_import(Path(args.folder), root=root, allow_tiny=args.allow_tiny)
+    print(f"gpu-import: {len(names)} runs imported" + "".join(f"\n  {n}" for n in names))
+
+
+def _gpu_pack(args) -> None:
+    from gngan import experiments, gpurun
+
+    sizes = gpurun.pack_carry(experiments.REPO_ROOT, weights_scheme=args.weights)
+    for k, v in sizes.items():
+        print(f"{k:60s} {v / 2**20:8.2f} MiB")
+    print(f"travels: {sizes['total'] / 2**20:.1f} of 64 MiB; call the device with carry=['{gpurun.CARRY}'] and "
+          f"command 'bash tools/gpu-run.sh'")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gngan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,15 +129,44 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--budget", default="cpu", choices=BUDGETS)
     t.add_argument("--results-root", default=None, help="default: results/ of the repository")
     t.set_defaults(func=_status)
+    g = sub.add_parser("gpu-run", help="train the gpu budget's missing image runs on one GPU within a deadline")
+    g.add_argument("--out", required=True, help="folder for the outputs (the device machine's $OUT)")
+    g.add_argument("--minutes", type=float, default=8.0, help="wall-clock limit for everything (default 8)")
+    g.add_argument("--device", default="cuda")
+    g.add_argument("--tiny", action="store_true", help="tiny networks and counts: a test of the path on a CPU")
+    g.add_argument("--sections", default=None, help="comma-separated image sections (default: all, in order)")
+    g.add_argument("--methods", default=None, help="comma-separated method keys (default: all)")
+    g.add_argument("--results-root", default=None, help="where stored runs are looked up (default: results/)")
+    g.add_argument("--warmup-seconds", type=float, default=45.0, help="before the first throughput measurement")
+    g.add_argument("--check-every-seconds", type=float, default=10.0)
+    g.set_defaults(func=_gpu_run)
+    w = sub.add_parser("gpu-worker", help="one run of gpu-run (started by it)")
+    w.add_argument("--section", required=True)
+    w.add_argument("--method", required=True)
+    w.add_argument("--seed", type=int, required=True)
+    w.add_argument("--results-root", required=True)
+    w.add_argument("--device", default="cuda")
+    w.add_argument("--progress-file", required=True)
+    w.add_argument("--stop-file", required=True)
+    w.add_argument("--tiny", action="store_true")
+    w.set_defaults(func=_gpu_worker)
+    i = sub.add_parser("gpu-import", help="store a gpu run's finished runs under results/<section>/gpu/")
+    i.add_argument("folder")
+    i.add_argument("--results-root", default=None, help="default: results/ of the repository")
+    i.add_argument("--allow-tiny", action="store_true", help="import a tiny test run (only with --results-root)")
+    i.set_defaults(func=_gpu_import)
+    k = sub.add_parser("gpu-pack", help="fill .gpu-carry/ with what the GPU machine lacks, and check the sizes")
+    k.add_argument("--weights", default="int8", help="compact scheme of the FID Inception weights")
+    k.set_defaults(func=_gpu_pack)
     args = parser.parse_args(argv)
     from gngan.trainer import RunInUseError  # after parse_args: --help needs no torch
 
     try:
-        args.func(args)
+        code = args.func(args)
     except (ValueError, FileNotFoundError, RunInUseError) as err:
         print(f"gngan: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

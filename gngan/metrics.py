@@ -221,12 +221,14 @@ def fid_reference_images(dataset, n: int) -> torch.Tensor:
     return dataset.images[idx.sort().values]
 
 
-def fid_reference(dataset, n: int):
+def fid_reference(dataset, n: int, device=None):
     """Cached Inception statistics of :func:`fid_reference_images` (``data/fid_stats_<name>-train-<n>.npz``,
-    recomputed when the images differ, e.g. the JPEG mirror vs torchvision's exact files)."""
+    recomputed when the images differ, e.g. the JPEG mirror vs torchvision's exact files); computed on
+    ``device`` (default: a GPU when there is one)."""
     from gngan import fid
 
-    return fid.reference_stats(f"{dataset.name}-train-{n}", fid_reference_images(dataset, n), batch_size=100)
+    return fid.reference_stats(f"{dataset.name}-train-{n}", fid_reference_images(dataset, n), batch_size=100,
+                               device=device)
 
 
 def generate_images(net_G, config, seed: int, n: int, device, batch_size: int = 250) -> torch.Tensor:
@@ -252,11 +254,11 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
 
     (seed,) = seeds
     start = time.perf_counter()
-    ref = fid_reference(dataset, config.fid_real)
+    ref = fid_reference(dataset, config.fid_real, device)
     fake = generate_images(nets.net_G, config, seed, config.fid_fake, device)
     # "eigh": pytorch-fid's Frechet distance to ~1e-7 relative (tests/test_fid.py), 10x faster than sqrtm
-    value = fid.fid_from_features(fid.FIDStats.from_features(fid.inception_features(fake, batch_size=100)), ref,
-                                  method="eigh")
+    features = fid.inception_features(fake, batch_size=100, device=device)
+    value = fid.fid_from_features(fid.FIDStats.from_features(features), ref, method="eigh")
     rec = {"fid": round(value, 4), "eval_seconds": round(time.perf_counter() - start, 1)}
     if step == config.num_steps:
         rec["data_source"] = getattr(dataset, "source", "")

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The gpu budget on a borrowed GPU, in one command, run from the repository root of the device machine's copy:
+#
+#   OUT=/path/for/outputs bash tools/gpu-run.sh
+#
+# It prints the machine (GPU, driver, torch, CUDA), installs the wheels that travel in .gpu-carry/wheels (the
+# device machine has torch but no pytorch-fid and no network), points gngan at the CIFAR-10 files and the FID
+# Inception weights in .gpu-carry (made here by tools/gpu-pack.sh), and trains every image run of the gpu
+# budget not stored yet, within GNGAN_GPU_MINUTES (default 8), writing at most 8 files to $OUT
+# (gngan/gpurun.py). Bring them home and run `python -m gngan gpu-import <folder>`.
+# The test suite runs this script on a CPU at tiny size (GNGAN_GPU_DEVICE=cpu GNGAN_GPU_ARGS=--tiny ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${OUT:?set OUT to the folder for the outputs}"
+CARRY=${GNGAN_CARRY:-.gpu-carry}
+MINUTES=${GNGAN_GPU_MINUTES:-8}
+DEVICE=${GNGAN_GPU_DEVICE:-cuda}
+PY=${PYTHON:-python3}
+mkdir -p "$OUT"
+
+echo "== machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: none"
+"$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpus", torch.cuda.device_count())'
+
+echo "== wheels"
+if compgen -G "$CARRY/wheels/*.whl" >/dev/null; then
+  SITE=${TMPDIR:-/tmp}/gngan-site
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$CARRY"/wheels/*.whl
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  ls "$CARRY"/wheels
+else
+  echo "none carried: using the installed packages"
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+echo "== data, weights, code"
+[ -d "$CARRY/data" ] && export GNGAN_DATA_DIR="$PWD/$CARRY/data"
+if compgen -G "$CARRY/inception/*" >/dev/null; then
+  export GNGAN_INCEPTION_WEIGHTS="$(ls "$PWD/$CARRY"/inception/* | head -n 1)"
+fi
+[ -f "$CARRY/commit.json" ] && export GNGAN_COMMIT_FILE="$PWD/$CARRY/commit.json"
+echo "data: ${GNGAN_DATA_DIR:-default} | inception weights: ${GNGAN_INCEPTION_WEIGHTS:-default} | commit file: ${GNGAN_COMMIT_FILE:-none}"
+
+echo "== CUDA MPS (kernels of the run processes share the GPU at once instead of taking turns)"
+# GNGAN_GPU_MPS: auto (default: start it if the machine has it and a CUDA client then works), off.
+MPS=off
+if [ "${GNGAN_GPU_MPS:-auto}" = auto ] && [ "$DEVICE" != cpu ] && command -v nvidia-cuda-mps-control >/dev/null; then
+  export CUDA_MPS_PIPE_DIRECTORY=${TMPDIR:-/tmp}/gngan-mps-pipe CUDA_MPS_LOG_DIRECTORY=${TMPDIR:-/tmp}/gngan-mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d && timeout 90 "$PY" -c 'import torch; torch.ones(1, device="cuda").sum().item()'; then
+    MPS=on
+    trap 'echo quit | nvidia-cuda-mps-control || true' EXIT
+  else
+    echo quit | nvidia-cuda-mps-control 2>/dev/null || true
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    MPS="off (it did not start, or a CUDA client failed under it)"
+  fi
+elif [ "$DEVICE" != cpu ]; then
+  MPS="off (${GNGAN_GPU_MPS:-no nvidia-cuda-mps-control on this machine})"
+fi
+echo "mps: $MPS"
+export GNGAN_GPU_MPS_STATE="$MPS"
+
+echo "== train"
+# shellcheck disable=SC2086  # GNGAN_GPU_ARGS holds several options
+"$PY" -m gngan gpu-run --out "$OUT" --minutes "$MINUTES" --device "$DEVICE" ${GNGAN_GPU_ARGS:-}
+ls -la "$OUT"
