@@ -61,6 +61,15 @@ fi
 echo "mps: $MPS"
 export GNGAN_GPU_MPS_STATE="$MPS"
 
+echo "== the CUDA tests (tests/test_cuda.py; a failure is reported, training goes on)"
+if [ "$DEVICE" != cpu ] && [ "${GNGAN_GPU_TESTS:-on}" = on ]; then
+  timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py > "$OUT/cuda_tests.txt" 2>&1 \
+    && echo "passed" || echo "FAILED or timed out: see cuda_tests.txt"
+  tail -n 5 "$OUT/cuda_tests.txt"
+else
+  echo "skipped (device $DEVICE)"
+fi
+
 echo "== train"
 # shellcheck disable=SC2086  # GNGAN_GPU_ARGS holds several options
 "$PY" -m gngan gpu-run --out "$OUT" --minutes "$MINUTES" --device "$DEVICE" ${GNGAN_GPU_ARGS:-}

@@ -1,0 +1,161 @@
+"""The gpu budget's path: plan, stop rule, the whole tools/gpu-run.sh on a CPU at tiny size, the import."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from gngan import experiments, gpurun
+from gngan.trainer import load_result
+
+REPO = Path(__file__).resolve().parents[1]
+TWO = ["gan", "gan_ne"]  # two runs of 05_gan_ne_gm: enough for two concurrent workers
+
+
+def test_budget_runs_follow_the_section_order_and_the_budget():
+    runs = gpurun.budget_runs()
+    sections = [r.section for r in runs]
+    assert sections == sorted(sections, key=experiments.GPU_SECTION_ORDER.index)
+    assert [r.name for r in runs if r.section == "03_ablation"][:2] == ["03_ablation/distgan/seed0",
+                                                                       "03_ablation/distgan/seed1"]
+    assert len(runs) == 5 * 2 + 4 + 5
+    for r in runs:
+        c = r.config
+        assert (c.width, c.batch_size, c.fid_fake, c.fid_real) == (1.0, 64, 5_000, 10_000)
+        assert c.num_steps >= 20_000 and c.num_steps // c.eval_every >= 5
+    tiny = gpurun.budget_runs(tiny=True, sections=["05_gan_ne_gm"], methods=TWO)
+    assert [r.name for r in tiny] == ["05_gan_ne_gm/gan/seed0", "05_gan_ne_gm/gan_ne/seed0"]
+    assert tiny[0].config == runs[10].config.replace(**gpurun.TINY)
+
+
+def test_budget_runs_refuse_unknown_names():
+    with pytest.raises(ValueError, match="unknown image sections"):
+        gpurun.budget_runs(sections=["02_2d"])
+    with pytest.raises(ValueError, match="not in sections"):
+        gpurun.budget_runs(sections=["05_gan_ne_gm"], methods=["sngan"])
+
+
+def test_pending_runs_skip_stored_results(tmp_path):
+    runs = gpurun.budget_runs(tiny=True, sections=["05_gan_ne_gm"])
+    d = gpurun.run_directory(runs[1], tmp_path)
+    d.mkdir(parents=True)
+    (d / "result.json").write_text(json.dumps({"manifest": {}, "history": [{"step": 6}]}))
+    assert gpurun.pending_runs(runs, tmp_path) == [runs[0], *runs[2:]]
+
+
+def test_runs_to_stop_drops_the_last_runs_until_the_rest_fit():
+    state = {"a": {"step": 0, "num_steps": 100, "running": True},
+             "b": {"step": 50, "num_steps": 100, "running": True},
+             "c": {"step": 0, "num_steps": 100, "running": True},
+             "d": {"step": 100, "num_steps": 100, "running": False}}
+    flops = {"a": 2, "b": 4, "c": 10, "d": 1}
+    # work left: a 200 + b 200 + c 1000 = 1400 FLOP; rate 10 FLOP/s
+    assert gpurun.runs_to_stop(state, flops, rate=10, seconds_left=150, margin=1.0) == []
+    assert gpurun.runs_to_stop(state, flops, rate=10, seconds_left=139, margin=1.0) == ["c"]
+    assert gpurun.runs_to_stop(state, flops, rate=10, seconds_left=39, margin=1.0) == ["c", "b"]
+    assert gpurun.runs_to_stop(state, flops, rate=10, seconds_left=0, margin=1.0) == ["c", "b", "a"]
+    assert gpurun.runs_to_stop(state, flops, rate=10, seconds_left=140, margin=1.05) == ["c"]
+    assert gpurun.runs_to_stop(state, flops, rate=0, seconds_left=1) == []
+
+
+def _gpu_run_sh(out: Path, root: Path, tmp: Path, minutes: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GNGAN_GPU_DEVICE": "cpu",
+           "GNGAN_GPU_MINUTES": str(minutes), "GNGAN_CARRY": str(tmp / "no-carry"), "TMPDIR": str(tmp),
+           "OMP_NUM_THREADS": "1",
+           "GNGAN_GPU_ARGS": f"--tiny --sections 05_gan_ne_gm --methods {','.join(TWO)} --results-root {root} "
+                             f"--warmup-seconds 1 --check-every-seconds 1"}
+    return subprocess.run(["bash", str(REPO / "tools" / "gpu-run.sh")], env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gpu")
+    out = tmp / "out"
+    proc = _gpu_run_sh(out, tmp / "stored", tmp, minutes=4)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, proc
+
+
+def test_gpu_run_sh_trains_and_packs_within_the_device_limits(finished):
+    out, proc = finished
+    assert "== machine" in proc.stdout and "torch" in proc.stdout
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert 0 < len(files) <= 8
+    assert all(len(p.relative_to(out).parts) <= 3 and p.stat().st_size <= 16 * 2**20 for p in files)
+    record = json.loads((out / gpurun.RUN_FILE).read_text())
+    assert record["machine"]["device"] == "cpu" and record["tiny"]
+    assert {n: r["status"] for n, r in record["runs"].items()} == {f"05_gan_ne_gm/{m}/seed0": "done" for m in TWO}
+    assert all(r["step"] == r["num_steps"] == gpurun.TINY["num_steps"] for r in record["runs"].values())
+    assert all(v > 0 for v in record["flops_per_iteration"].values())
+    with tarfile.open(out / "05_gan_ne_gm.tar.gz") as tar:
+        names = tar.getnames()
+        result = json.loads(tar.extractfile("05_gan_ne_gm/gan/seed0/result.json").read())
+    assert "05_gan_ne_gm/gan/seed0/config.json" in names
+    assert not any(n.endswith(("metrics.jsonl", ".pt", ".lock")) for n in names)  # finished: the log is in result.json
+    assert [h["step"] for h in result["history"]] == [0, 3, 6]
+    assert all(h["fid"] > 0 for h in result["history"])
+
+
+def test_gpu_import_stores_finished_runs_with_their_provenance(finished, tmp_path):
+    out, _ = finished
+    with pytest.raises(ValueError, match="tiny test run"):
+        gpurun.gpu_import(out)
+    names = gpurun.gpu_import(out, root=tmp_path, allow_tiny=True)
+    assert names == [f"05_gan_ne_gm/{m}/seed0" for m in TWO]
+    stored = load_result(experiments.run_dir("05_gan_ne_gm", "gpu", "gan", 0, root=tmp_path))
+    assert stored["manifest"]["gpu_run"]["machine"]["device"] == "cpu"
+    assert stored["final"] == stored["history"][-1]
+    with pytest.raises(ValueError, match="already holds a result"):
+        gpurun.gpu_import(out, root=tmp_path, allow_tiny=True)
+
+
+def test_gpu_import_refuses_a_config_that_is_not_the_budgets(finished, tmp_path):
+    out, _ = finished
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / gpurun.RUN_FILE).write_text((out / gpurun.RUN_FILE).read_text())
+    with tarfile.open(out / "05_gan_ne_gm.tar.gz") as src, tarfile.open(changed / "05_gan_ne_gm.tar.gz", "w:gz") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isfile() else None
+            if m.name.endswith("gan/seed0/result.json"):
+                r = json.loads(data)
+                r["manifest"]["config"]["lr"] = 1.0
+                data = json.dumps(r).encode()
+                m.size = len(data)
+            dst.addfile(m, None if data is None else __import__("io").BytesIO(data))
+    with pytest.raises(ValueError, match="config differs"):
+        gpurun.gpu_import(changed, root=tmp_path / "r", allow_tiny=True)
+
+
+def test_gpu_run_stops_every_run_at_the_deadline(tmp_path):
+    out = tmp_path / "out"
+    # 0.6 minutes leave the orchestrator no training time: every worker is told to stop at once
+    proc = _gpu_run_sh(out, tmp_path / "stored", tmp_path, minutes=0.6)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((out / gpurun.RUN_FILE).read_text())
+    assert {r["status"] for r in record["runs"].values()} == {"stopped"}
+    assert any(e.get("why") == "deadline reached" for e in record["events"])
+    assert gpurun.gpu_import(out, root=tmp_path / "r", allow_tiny=True) == []
+    with tarfile.open(out / "05_gan_ne_gm.tar.gz") as tar:  # a stopped run brings its log, not a result
+        assert "05_gan_ne_gm/gan/seed0/metrics.jsonl" in tar.getnames()
+        assert "05_gan_ne_gm/gan/seed0/result.json" not in tar.getnames()
+
+
+def test_gpu_benchmark_records_the_gpu_machine_not_this_one(tmp_path):
+    record = {"started_at": "2026-12-05T10:00:00+00:00", "machine": {"torch": "2.11.0+cu130", "gpu": "NVIDIA H200"},
+              "commit": {"commit": "abc", "dirty": False}, "training_wall_s": 100.0,
+              "throughput": [{"t": 50, "flop_per_s": 2e14, "iterations_per_s": 400.0},
+                             {"t": 60, "flop_per_s": 3e14, "iterations_per_s": 600.0},
+                             {"t": 70, "flop_per_s": 1e14, "iterations_per_s": 200.0}],
+              "runs": {"a": {"status": "done", "step": 20_000}, "b": {"status": "stopped", "step": 10_000}}}
+    stored = gpurun.write_gpu_benchmark(record, tmp_path / "gpu_run.json")
+    assert (stored["git_commit"], stored["torch_version"]) == ("abc", "2.11.0+cu130")
+    agg = stored["aggregate"]
+    assert agg["median_aggregate_iterations_per_s"] == 400.0 and agg["median_aggregate_tflop_per_s"] == 200.0
+    assert agg["mean_aggregate_iterations_per_s"] == 300.0 and (agg["runs_done"], agg["runs_stopped"]) == (1, 1)
+    assert json.loads((tmp_path / "gpu_run.json").read_text()) == stored
