@@ -539,3 +539,31 @@ def image_seconds_per_iteration(section: str, budget: str, timing: dict | None =
         if step is not None:
             out[m] = step + c.fid_fake * timing["fid_seconds_per_image"] / c.eval_every
     return out
+
+
+# How the gpu budget's runs are produced: on a machine with an H200, then imported here (gngan.gpurun).
+GPU_COMMANDS = ("bash tools/gpu-run.sh", "python -m gngan gpu-import <folder>")
+
+
+def gpu_budget_status(section: str, root: Path | None = None) -> dict:
+    """How much of an image section's gpu budget is stored: ``runs`` (all of them), ``stored``, ``missing``
+    ({method: seeds}) and ``complete``. Until it is complete the stored runs are progress, not results."""
+    configs = image_configs(section, "gpu")
+    missing = missing_runs(section, configs, "gpu", root=root)
+    runs = sum(len(c) for c in configs.values())
+    stored = runs - sum(len(s) for s in missing.values())
+    return {"runs": runs, "stored": stored, "missing": missing, "complete": not missing}
+
+
+def shown_budget(section: str, budget: str, seeds=None, num_steps: int | None = None,
+                 root: Path | None = None) -> str:
+    """The budget whose stored runs a chapter (and the verdict page) shows when asked for ``budget``: an image
+    section asked for cpu shows gpu once every run of its gpu budget is stored, the best budget stored; the
+    1D and 2D sections have no gpu plan, so gpu shows their cpu runs. Otherwise ``budget`` itself: smoke stays
+    smoke (a pipeline check), paper stays paper, and ``seeds``/``num_steps`` overrides ask for those runs."""
+    check_budget(budget)
+    if section not in IMAGE_SECTIONS:
+        return "cpu" if budget == "gpu" else budget
+    if budget == "cpu" and seeds is None and num_steps is None and gpu_budget_status(section, root)["complete"]:
+        return "gpu"
+    return budget

@@ -34,10 +34,16 @@ def manifest_rows(results: dict[str, list[dict]], labels: dict[str, str]) -> lis
                                 + (f" (from step {g['from_step']})" if len(segments) > 1 else "")
                                 for g in segments)
             rows.append([labels.get(m, m), ", ".join(str(x["seed"]) for x in mans), steps,
-                         f"{man['device']} ({_threads(man.get('torch_threads'))})",
+                         _device(man),
                          _wall_time(man, len(together)),
                          commits, man["torch_version"]])
     return rows
+
+
+def _device(man: dict) -> str:
+    if man["device"].startswith("cuda"):  # CPU threads say nothing about a GPU run; its card does
+        return f"{man['device']} ({man.get('device_name') or 'GPU unknown'})"
+    return f"{man['device']} ({_threads(man.get('torch_threads'))})"
 
 
 def _threads(n) -> str:
@@ -279,7 +285,7 @@ def image_cost_note(timing: dict | None, gpu: dict | None) -> str:
     if gpu is None:
         return text + " No GPU estimate: the GM timing benchmark is not stored."
     return text + (
-        f" We have no GPU. The GPU column scales the CPU estimate by the one step timed both here and in the "
+        f" This machine has no GPU. The GPU column scales the CPU estimate by the one step timed both here and in the "
         f"paper, a generator update without GM: {gpu['paper_ms']:.0f} ms on the paper's GTX 1080 Ti against "
         f"{gpu['our_ms']:.0f} ms on one core here, a factor of 1/{1 / gpu['factor']:.1f}. It assumes every "
         f"other step (and the FID features) speeds up alike, which GPUs do not promise: read it as the order of "
@@ -626,11 +632,14 @@ def remaining_rows(rows: list[dict], labels: dict[str, str]) -> list[list]:
 
 
 def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too_long: dict[str, float],
-                   progress: dict[str, list[dict]], labels: dict[str, str]) -> str:
+                   progress: dict[str, list[dict]], labels: dict[str, str], budget: str = "cpu") -> str:
     """What an image chapter did not train (``experiments.split_by_cost``'s estimated minutes), which of those
     methods show only some of their seeds (``results`` from ``run_section(..., untrained=too_long)``), and
     where runs stand that are in progress (``experiments.in_progress``: progress reports, not results).
+    At the gpu budget, which trains elsewhere, the missing runs and their commands (``gpu_missing_note``).
     Empty when everything is trained."""
+    if budget == "gpu":
+        return gpu_missing_note(configs, results, labels)
     parts = []
     if too_long:
         parts.append("**Not trained by this notebook (too long, or another process is training them; train them "
@@ -645,3 +654,88 @@ def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too
         parts.append("**In progress (not results):** " + "; ".join(
             f"{labels.get(m, m)}: iteration {recs[0]['step']:,}" for m, recs in progress.items()))
     return "\n\n".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    return _hours(seconds / 3600)
+
+
+def budget_facts(results: dict[str, list[dict]]) -> dict:
+    """What the stored runs of one budget were: iterations, width, FID sample counts, the hardware
+    (``device_name`` of the manifests) and the training wall times per run, from their manifests."""
+    mans = [r["manifest"] for runs in results.values() for r in runs]
+    cfgs = [m["config"] for m in mans]
+    walls = [m["wall_time_s"] for m in mans]
+    return {"runs": len(mans), "steps": sorted({m["num_steps"] for m in mans}),
+            "width": sorted({c.get("width") for c in cfgs}), "fid_fake": sorted({c.get("fid_fake") for c in cfgs}),
+            "fid_real": sorted({c.get("fid_real") for c in cfgs}),
+            "hardware": sorted({f"{m.get('device_name') or 'unknown'} ({m['device']})" for m in mans}),
+            "wall_min": min(walls), "wall_max": max(walls), "wall_sum": sum(walls)}
+
+
+def _budget_words(facts: dict) -> str:
+    join = lambda xs, fmt="{:,}": "/".join(fmt.format(x) for x in xs)
+    return (f"{join(facts['steps'])} iterations per run, width {join(facts['width'], '{:g}')}, FID of "
+            f"{join(facts['fid_fake'])} generated vs {join(facts['fid_real'])} real images, trained on "
+            f"{', '.join(facts['hardware'])}")
+
+
+def shown_budget_note(results: dict[str, list[dict]], shown: str, requested: str, gpu_status: dict | None) -> str:
+    """The line an image chapter shows under its runs saying which budget its numbers come from
+    (``experiments.shown_budget``): the gpu budget's iterations, hardware and wall time once it is the one shown;
+    the progress of the gpu budget while only part of it is stored (progress, not results). Empty otherwise, so a
+    chapter without gpu runs reads as before."""
+    if shown == "gpu" and results:
+        f = budget_facts(results)
+        walls = (f"{_duration(f['wall_min'])}" if f["wall_min"] == f["wall_max"]
+                 else f"{_duration(f['wall_min'])} to {_duration(f['wall_max'])}")
+        text = (f"**Shown: the `gpu` budget** ({f['runs']} runs): {_budget_words(f)}; training wall time "
+                f"{walls} per run ({_duration(f['wall_sum'])} summed over the runs; the gpu budget trains many runs "
+                f"at once on one GPU).")
+        if requested != shown:
+            text += (f" Every run of the gpu budget is stored, so it replaces the `{requested}` budget as this "
+                     f"chapter's numbers; the `{requested}` runs are summarised at the end of the results.")
+        return text
+    if gpu_status and shown == "cpu" and 0 < gpu_status["stored"] < gpu_status["runs"]:
+        return (f"**The `gpu` budget is in progress:** {gpu_status['stored']} of its {gpu_status['runs']} runs are "
+                f"stored. They are progress, not results: this chapter shows the `{shown}` budget until every gpu "
+                f"run is stored.")
+    return ""
+
+
+def gpu_missing_note(configs: dict[str, list], results: dict[str, list[dict]], labels: dict[str, str]) -> str:
+    """At the gpu budget: the runs not stored yet and how they are made (never on this machine: image runs at
+    gpu size would take days on a CPU). Empty when every run is stored."""
+    from gngan.experiments import GPU_COMMANDS
+
+    stored = {m: {r["manifest"]["seed"] for r in results.get(m, [])} for m in configs}
+    missing = [[labels.get(m, m), ", ".join(str(c.seed) for c in cfgs if c.seed not in stored[m])]
+               for m, cfgs in configs.items() if any(c.seed not in stored[m] for c in cfgs)]
+    if not missing:
+        return ""
+    return ("**Not stored yet at the `gpu` budget** (its runs are never trained by this notebook: at full width and "
+            f"20K iterations they would take days on a CPU). Train them on a machine with an H200 with "
+            f"`{GPU_COMMANDS[0]}`, then store them here with `{GPU_COMMANDS[1]}`:\n\n"
+            + markdown_table(["method", "seeds missing"], missing))
+
+
+def other_budget_table(results: dict[str, list[dict]], labels: dict[str, str], budget: str) -> str:
+    """The runs of a budget the chapter no longer shows as its numbers (the cpu runs once the gpu budget is
+    complete), as a compact final-FID table under a heading that names the budget."""
+    if not results:
+        return f"### At the `{budget}` budget\n\nNo run of the `{budget}` budget is stored."
+    f = budget_facts(results)
+    rows = [[r[0], r[1], r[2], r[3]] for r in fid_rows(results, labels, {})]
+    return (f"### At the `{budget}` budget\n\nThe same methods at the `{budget}` budget ({_budget_words(f)}), the "
+            f"numbers this chapter showed before the gpu runs were stored. Their FIDs are not on the gpu runs' scale "
+            f"(fewer iterations, a narrower network, fewer generated images).\n\n"
+            + markdown_table(["method", f"FID at the {budget} budget", "at iteration", "seeds"], rows))
+
+
+def rerun_command(section: str, budget: str) -> str:
+    """The command that trains a section's runs at ``budget``, as the Rerun tables show it (inside backticks)."""
+    from gngan.experiments import GPU_COMMANDS
+
+    if budget == "gpu":
+        return f"{GPU_COMMANDS[0]}` on a machine with an H200, then `{GPU_COMMANDS[1]}"
+    return f"python -m gngan section {section} --budget {budget}" + (" --device cuda" if budget == "paper" else "")

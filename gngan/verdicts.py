@@ -18,7 +18,11 @@ def _hours_left(section: str) -> str:
     return f" (about {sum(hours):.1f} one-core hours left, estimated)" if hours and None not in hours else ""
 
 
-def _not_run_images(section: str) -> str:
+def _not_run_images(section: str, budget: str = "cpu") -> str:
+    if budget == "gpu":
+        s = experiments.gpu_budget_status(section)
+        return (f"not run yet: {s['stored']} of the gpu budget's {s['runs']} runs are stored; they train on an H200 "
+                f"(`{experiments.GPU_COMMANDS[0]}`, then `{experiments.GPU_COMMANDS[1]}`)")
     return (f"not run here yet: image training is implemented and tested; this chapter's cpu-budget "
             f"runs{_hours_left(section)} have not all been trained")
 
@@ -50,7 +54,8 @@ def _ablation_row(budget: str) -> list:
     complete = [k for k in keys if k in res]
     pairs = [p for p in paper.FIG5_FASTER if set(p) <= set(complete)]
     if not pairs:
-        return [claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation"), "ablation chapter"]
+        return [claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation", budget),
+                "ablation chapter"]
     label = experiments.METHOD_LABELS
     steps = res["gngan_orig"][0]["final"]["step"]
     ours = f"final FID at {steps:,} iterations: " + ", ".join(f"{label[k]} {_fid(res[k])}" for k in complete)
@@ -88,7 +93,9 @@ def table3_outcome(budget: str) -> dict | None:
         verdict = ("inconclusive at this early budget: GN-GAN's FID and the lowest other are within the noise "
                    "of the evaluations")
     elif gap > 0:
-        verdict = "partly: lowest FID at this early budget, level not comparable (JPEG data, 1K samples)"
+        fid_fake = configs["gngan_hinge"][0].fid_fake
+        samples = f", {fid_fake / 1000:g}K samples" if fid_fake < 5000 else ""  # the paper's protocol uses 5K
+        verdict = f"partly: lowest FID at this early budget, level not comparable (JPEG data{samples})"
     else:
         verdict = "not reproduced at this early budget"
     missing = [experiments.METHOD_LABELS[m] for m in configs if m not in res]
@@ -103,7 +110,7 @@ def table3_explained(budget: str) -> str:
     """The Table 3 verdict as the chapter states it: the numbers the verdict page's row is judged on."""
     out = table3_outcome(budget)
     if out is None:
-        return f"**Verdict** ({budget}): {_not_run_images('04_table3')}."
+        return f"**Verdict** ({budget}): {_not_run_images('04_table3', budget)}."
     label = experiments.METHOD_LABELS
     final, other = out["final"], out["best_other"]
     noise = "there is no noise estimate (fewer than 3 evaluations per run)" if out["wobble"] is None else (
@@ -124,7 +131,7 @@ def _table3_row(budget: str) -> list:
     claim = "Table 3: GN-GAN FID, CIFAR-10 CNN, best of the compared methods"
     out = table3_outcome(budget)
     if out is None:
-        return [claim, f"{v}", "—", budget, _not_run_images("04_table3"), "Table 3 chapter"]
+        return [claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "Table 3 chapter"]
     res, final, best = out["results"], out["final"], out["best"]
     lowest = "lowest" if out["complete"] else f"lowest of the {len(res)} trained"
     ours = f"{_fid(res['gngan_hinge'])} ({lowest}: {experiments.METHOD_LABELS[best]} {final[best]:.1f})"
@@ -138,7 +145,7 @@ def _fig7_row(budget: str) -> list:
     res = _image_results("05_gan_ne_gm", budget)
     order = ["gan_ne_gm", "gan_gm", "gan_ne"]
     if not all(m in res for m in order):
-        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm"), "GAN+NE/GM chapter"]
+        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "GAN+NE/GM chapter"]
     found, verdict = report.claimed_fid_order(res, order)
     ours = " / ".join(f"{found['final'][m]:.1f}" for m in order)
     return [claim, shown, ours, budget, _unless_smoke(verdict, budget), "GAN+NE/GM chapter"]
@@ -198,18 +205,28 @@ def _timing_row() -> list:
     return ["Cost of GM (CIFAR CNN, batch 64)", claim, ours, "cpu", verdict, "Table 3 chapter"]
 
 
+def _gpu_progress(row: list, section: str) -> list:
+    """An image row judged below the gpu budget says how far the gpu budget is, once any of it is stored."""
+    s = experiments.gpu_budget_status(section)
+    if row[3] == "cpu" and 0 < s["stored"] < s["runs"]:
+        row[4] += f"; gpu budget in progress ({s['stored']} of {s['runs']} runs stored, not results yet)"
+    return row
+
+
 def verdict_rows(budget: str = "cpu") -> list[list]:
-    rows = [_toy1d_row(budget)]
-    rows += _table2_rows(budget)
-    rows.append(_ablation_row(budget))
-    rows.append(_table3_row(budget))
+    """One row per claim; the budget column says which budget each row was judged at: the 1D and 2D rows show
+    their cpu runs at the gpu budget (they have no gpu plan), each image row its section's best stored budget."""
+    rows = [_toy1d_row(experiments.shown_budget("01_1d", budget))]
+    rows += _table2_rows(experiments.shown_budget("02_2d", budget))
+    rows.append(_gpu_progress(_ablation_row(experiments.shown_budget("03_ablation", budget)), "03_ablation"))
+    rows.append(_gpu_progress(_table3_row(experiments.shown_budget("04_table3", budget)), "04_table3"))
     for col, name, reason in (("stl", "STL-10 CNN", "not run here: STL-10 is unavailable offline"),
                               ("cifar_resnet", "CIFAR-10 ResNet",
                                "not run here: configured at the paper budget only (too slow on CPU)")):
         v = paper.TABLE3["gngan"][col]
         shown = f"{v[0]} ± {v[1]}" if isinstance(v, tuple) else f"{v}"
         rows.append([f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "Table 3 chapter"])
-    rows.append(_fig7_row(budget))
+    rows.append(_gpu_progress(_fig7_row(experiments.shown_budget("05_gan_ne_gm", budget)), "05_gan_ne_gm"))
     rows.append(_timing_row())
     return rows
 
@@ -217,3 +234,84 @@ def verdict_rows(budget: str = "cpu") -> list[list]:
 def verdict_table(budget: str = "cpu") -> str:
     rows = [[*r[:5], f"[{r[5]}]({CHAPTERS[r[5]]})"] for r in verdict_rows(budget)]
     return report.markdown_table(["claim", "paper", "ours", "budget", "verdict", "chapter"], rows)
+
+
+# A yardstick from outside the paper: the FID an unconditional CNN GAN reaches on CIFAR-10 after a number of generator
+# iterations, from PyTorch-StudioGAN's published training logs (evaluated every 2,000 iterations; the values at the
+# iterations our budgets evaluate, rounded to 0.1). Both runs: the standard CNN of Miyato et al. (2018) with BatchNorm
+# in D and no spectral norm ("dcgan" in the logs), batch 64, Adam 2e-4 (0.5, 0.999), 2 D steps per G step, Gaussian
+# prior; FID of 10K generated images against the 10K CIFAR-10 test images at exact pixels (the README's table
+# of September 2020: n_real 10K (Test), n_fake 10K).
+STUDIOGAN_COMMIT = "3660160cfcf8831c55e00b2fd71941ef8ef69e33"
+YARDSTICK = {
+    "DCGAN (non-saturating loss)": {
+        "log": "logs/CIFAR10/DCGAN-train-2020_09_15_13_23_51.log",
+        "fid": {2_000: 114.9, 4_000: 92.6, 8_000: 77.4, 12_000: 64.2, 16_000: 59.9, 20_000: 60.3}},
+    "GGAN (hinge loss)": {
+        "log": "logs/CIFAR10/GGAN-train-2020_09_15_23_11_09.log",
+        "fid": {2_000: 111.4, 4_000: 100.7, 8_000: 65.6, 12_000: 67.9, 16_000: 71.7, 20_000: 61.4}},
+}
+
+
+def yardstick_at(steps: int) -> str:
+    """What the yardstick runs reached at ``steps`` iterations, or why no number is given: their logs start at
+    2,000 iterations, and only the iterations up to 20,000 are quoted here."""
+    quoted = sorted(next(iter(YARDSTICK.values()))["fid"])
+    if steps in quoted:
+        return "; ".join(f"{name} {v['fid'][steps]:.1f}" for name, v in YARDSTICK.items())
+    if steps < quoted[0]:
+        nearest = quoted[0]
+        return (f"no published evaluation at {steps:,} iterations found (the logs' first is at {nearest:,}: "
+                + "; ".join(f"{name} {v['fid'][nearest]:.1f}" for name, v in YARDSTICK.items()) + ")")
+    return f"none quoted at {steps:,} iterations"
+
+
+def yardstick_table(budget: str) -> str:
+    """The yardstick beside the image rows of the verdict page: one row per number of iterations the image rows are
+    judged at (their sections' best stored budgets), with what a CNN GAN reaches there in the published logs."""
+    seen = {}
+    for section in experiments.IMAGE_SECTIONS:
+        b = experiments.shown_budget(section, budget)
+        steps = next(iter(experiments.image_configs(section, b).values()))[0].num_steps
+        seen.setdefault((b, steps), []).append(section)
+    rows = [[b, f"{steps:,}", ", ".join(secs), yardstick_at(steps)] for (b, steps), secs in seen.items()]
+    links = ", ".join(f"[{name}](https://github.com/POSTECH-CVLab/PyTorch-StudioGAN/blob/{STUDIOGAN_COMMIT}/{v['log']})"
+                      for name, v in YARDSTICK.items())
+    header = ["budget", "iterations", "image sections", "a CNN GAN's FID at that many iterations (published)"]
+    return (report.markdown_table(header, rows) + "\n\nSource: PyTorch-StudioGAN's training logs on CIFAR-10 (" + links
+            + "): the standard CNN of Miyato et al. (2018) with BatchNorm in D and no spectral norm, batch 64, Adam 2e-4 "
+            "(β = 0.5, 0.999), 2 D steps per G step; FID of 10K generated images against the 10K test images at exact "
+            "pixels, evaluated every 2,000 iterations. Not our protocol: our FIDs use JPEG-compressed data and 5K "
+            "(gpu) or 1K (cpu) generated images against 10K training images, and fewer generated images bias FID "
+            "upward, so read the yardstick as the level a working CNN GAN reaches at that many iterations, not as a "
+            "number to match.")
+
+
+
+def gpu_budget_rows() -> list[list]:
+    """Per image section, how much of its gpu budget is stored and which runs are missing."""
+    label = experiments.METHOD_LABELS
+    rows = []
+    for section in experiments.GPU_SECTION_ORDER:
+        s = experiments.gpu_budget_status(section)
+        missing = "; ".join(f"{label.get(m, m)} (seeds {', '.join(map(str, seeds))})" for m, seeds in s["missing"].items())
+        rows.append([section, f"{s['stored']} of {s['runs']}", missing or "none: the chapter shows the gpu budget"])
+    return rows
+
+
+def still_to_train(budget: str) -> str:
+    """The verdict page's list of runs not stored at ``budget``. At gpu: the image sections' gpu runs (the 1D and 2D
+    sections have no gpu plan) and the commands that make them; otherwise ``experiments.remaining_work``, followed
+    by the gpu budget's progress once any gpu run is stored."""
+    commands = f"`{experiments.GPU_COMMANDS[0]}` on a machine with an H200, then `{experiments.GPU_COMMANDS[1]}` here"
+    gpu = report.markdown_table(["section", "gpu runs stored", "missing"], gpu_budget_rows())
+    if budget == "gpu":
+        return f"The gpu budget's image runs (trained with {commands}; never on this machine):\n\n{gpu}"
+    left = experiments.remaining_work(budget)
+    text = (report.markdown_table(
+        ["section", "method", "seeds", "resumes from iteration", "hours left, one core (estimate)"],
+        report.remaining_rows(left, experiments.METHOD_LABELS)) if left else "Every run of this budget is stored.")
+    if budget == "cpu" and any(experiments.gpu_budget_status(s)["stored"] for s in experiments.IMAGE_SECTIONS):
+        text += (f"\n\nThe gpu budget (trained with {commands}); a section's gpu runs replace its cpu runs on this "
+                 f"page once all of them are stored:\n\n{gpu}")
+    return text

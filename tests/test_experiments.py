@@ -246,3 +246,47 @@ def test_benchmark_scripts_store_through_write_benchmark():
         if "--out" in text:
             assert "experiments.write_benchmark(args.out" in text, script.name
             assert "json.dump(" not in text and '"git_commit"' not in text, script.name
+
+
+def _store_gpu_run(root, section, method, cfg, fids):
+    """A result.json as gpu-import stores it: a stored cpu result's structure, the gpu budget's config."""
+    import json
+
+    d = experiments.run_dir(section, "gpu", method, cfg.seed, root=root)
+    d.mkdir(parents=True)
+    history = [{"step": cfg.eval_every * i, "fid": f} for i, f in enumerate(fids)]
+    manifest = {"config": cfg.to_dict(), "seed": cfg.seed, "num_steps": cfg.num_steps, "trained_together": [cfg.seed],
+                "device": "cuda", "device_name": "NVIDIA H200", "torch_threads": 1, "wall_time_s": 600.0,
+                "git": {"commit": "b" * 40, "dirty": False}, "torch_version": "2.x"}
+    (d / "result.json").write_text(json.dumps({"manifest": manifest, "history": history}))
+
+
+def test_shown_budget_is_gpu_only_when_every_gpu_run_is_stored(tmp_path):
+    section = "05_gan_ne_gm"
+    gpu = experiments.image_configs(section, "gpu")
+    assert experiments.shown_budget(section, "cpu", root=tmp_path) == "cpu"
+    assert experiments.gpu_budget_status(section, tmp_path) == {
+        "runs": 4, "stored": 0, "missing": {m: [0] for m in gpu}, "complete": False}
+    *first, last = gpu
+    for m in first:
+        _store_gpu_run(tmp_path, section, m, gpu[m][0], [400, 100, 90, 80, 70, 60])
+    # one gpu run missing: the stored three are progress, the chapter stays at cpu
+    assert experiments.shown_budget(section, "cpu", root=tmp_path) == "cpu"
+    assert experiments.gpu_budget_status(section, tmp_path) == {"runs": 4, "stored": 3, "missing": {last: [0]},
+                                                                "complete": False}
+    assert experiments.shown_budget(section, "gpu", root=tmp_path) == "gpu"  # asked for: shown with what is missing
+    _store_gpu_run(tmp_path, section, last, gpu[last][0], [400, 100, 90, 80, 70, 60])
+    assert experiments.gpu_budget_status(section, tmp_path)["complete"]
+    assert experiments.shown_budget(section, "cpu", root=tmp_path) == "gpu"
+    # smoke stays a pipeline check, paper stays paper, overrides ask for those runs
+    assert experiments.shown_budget(section, "smoke", root=tmp_path) == "smoke"
+    assert experiments.shown_budget(section, "paper", root=tmp_path) == "paper"
+    assert experiments.shown_budget(section, "cpu", num_steps=10, root=tmp_path) == "cpu"
+    assert experiments.shown_budget(section, "cpu", seeds=[0], root=tmp_path) == "cpu"
+    # the other image sections have none of it stored; 1D and 2D have no gpu plan
+    assert experiments.shown_budget("04_table3", "cpu", root=tmp_path) == "cpu"
+    assert experiments.shown_budget("01_1d", "gpu", root=tmp_path) == "cpu"
+    assert experiments.shown_budget("02_2d", "gpu", root=tmp_path) == "cpu"
+    assert experiments.shown_budget("02_2d", "smoke", root=tmp_path) == "smoke"
+    with pytest.raises(ValueError, match="unknown budget"):
+        experiments.shown_budget(section, "tpu", root=tmp_path)

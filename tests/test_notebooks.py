@@ -48,3 +48,17 @@ def test_every_notebook_is_a_book_chapter():
     toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
     files = {c["file"] for c in toc["chapters"]}
     assert {f"chapters/{p.stem}" for p in NOTEBOOKS} <= files
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_accepts_every_budget(path):
+    """The budget comment names every budget (gpu too: the 1D/2D chapters show their cpu runs there), and every
+    chapter reads which runs to show from experiments.shown_budget or judges rows through gngan.verdicts."""
+    from gngan.config import BUDGETS
+
+    cells = json.loads(path.read_text())["cells"]
+    source = "".join(next(c for c in cells if "parameters" in c["metadata"].get("tags", []))["source"])
+    line = next(x for x in source.splitlines() if x.startswith("budget ="))
+    assert line.split("#", 1)[1].split() == " | ".join(BUDGETS).split(), f"{path.name}: {line}"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "experiments.shown_budget(" in code or "verdicts." in code, path.name

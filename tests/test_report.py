@@ -325,3 +325,54 @@ def test_jpeg_caveat_shows_our_measurement_beside_the_quoted_one():
     assert "changes FID's scale" in report.jpeg_fid_caveat({**record, "jpeg_vs_jpeg": 30.0}, quoted)
     missing = report.jpeg_fid_caveat(None, quoted)
     assert "has not been measured here yet" in missing and "| " not in missing and "25.0 and 42.0" in missing
+
+
+def _gpu_run(seed, fid, wall, steps=20_000, device_name="NVIDIA H200"):
+    cfg = {"num_steps": steps, "width": 1.0, "fid_fake": 5_000, "fid_real": 10_000}
+    man = {"seed": seed, "num_steps": steps, "device": "cuda", "device_name": device_name, "wall_time_s": wall,
+           "config": cfg}
+    return {"manifest": man, "final": {"step": steps, "fid": fid}, "history": [{"step": steps, "fid": fid}]}
+
+
+def test_shown_budget_note_names_budget_iterations_hardware_and_wall_time():
+    results = {"a": [_gpu_run(0, 40.0, 600.0), _gpu_run(1, 42.0, 900.0)], "b": [_gpu_run(0, 50.0, 1500.0)]}
+    note = report.shown_budget_note(results, "gpu", "cpu", {"runs": 3, "stored": 3})
+    assert note.startswith(
+        "**Shown: the `gpu` budget** (3 runs): 20,000 iterations per run, width 1, FID of 5,000 generated vs 10,000 "
+        "real images, trained on NVIDIA H200 (cuda); training wall time 10 min to 25 min per run (50 min summed over "
+        "the runs; ")
+    assert "replaces the `cpu` budget" in note
+    assert "replaces" not in report.shown_budget_note(results, "gpu", "gpu", None)
+    # part of the gpu budget stored: progress, not results; nothing at all or at smoke: the chapter reads as before
+    assert report.shown_budget_note({}, "cpu", "cpu", {"runs": 4, "stored": 3}) == (
+        "**The `gpu` budget is in progress:** 3 of its 4 runs are stored. They are progress, not results: this "
+        "chapter shows the `cpu` budget until every gpu run is stored.")
+    assert report.shown_budget_note({}, "cpu", "cpu", {"runs": 4, "stored": 0}) == ""
+    assert report.shown_budget_note({}, "smoke", "smoke", {"runs": 4, "stored": 3}) == ""
+
+
+def test_other_budget_table_and_gpu_missing_note():
+    from types import SimpleNamespace
+
+    cpu = {"a": [_gpu_run(0, 300.0, 60.0, steps=1000, device_name="x86_64"),
+                 _gpu_run(1, 310.0, 60.0, steps=1000, device_name="x86_64")]}
+    for r in cpu["a"]:
+        r["manifest"]["device"] = "cpu"
+    text = report.other_budget_table(cpu, {"a": "A"}, "cpu")
+    assert text.startswith("### At the `cpu` budget\n\nThe same methods at the `cpu` budget (1,000 iterations per run")
+    assert text.endswith("| A | 305.00 ± 7.07 | 1,000 | 2 |")
+    configs = {"a": [SimpleNamespace(seed=0), SimpleNamespace(seed=1)], "b": [SimpleNamespace(seed=0)]}
+    note = report.gpu_missing_note(configs, {"a": [_gpu_run(0, 40.0, 1.0)]}, {"a": "A", "b": "B"})
+    assert "`bash tools/gpu-run.sh`" in note and "`python -m gngan gpu-import <folder>`" in note
+    assert note.endswith("| A | 1 |\n| B | 0 |")
+    assert report.untrained_note(configs, {"a": [_gpu_run(0, 1.0, 1.0), _gpu_run(1, 1.0, 1.0)],
+                                           "b": [_gpu_run(0, 1.0, 1.0)]}, {}, {}, {}, budget="gpu") == ""
+    assert report.rerun_command("03_ablation", "gpu") == (
+        "bash tools/gpu-run.sh` on a machine with an H200, then `python -m gngan gpu-import <folder>")
+    assert report.rerun_command("03_ablation", "cpu") == "python -m gngan section 03_ablation --budget cpu"
+
+
+def test_manifest_names_the_gpu_of_a_gpu_run():
+    run = _result(0, [0])
+    run["manifest"].update(device="cuda", device_name="NVIDIA H200")
+    assert report.manifest_rows({"m": [run]}, {})[0][3] == "cuda (NVIDIA H200)"
