@@ -249,6 +249,37 @@ def prepare(runs: list[PlannedRun], device: str, log) -> dict:
     return {"data_s": round(t1 - t0, 1), "fid_reference_s": round(t2 - t1, 1)}
 
 
+def check_and_time(runs: list[PlannedRun], device: str, log, timing_budget_s: float = 60.0,
+                   iterations: int = 20) -> dict:
+    """Before the workers start, with the GPU to itself: for each method, whether one iteration at the run's
+    precision agrees with float32 (``costs.precision_agreement``; a run whose precision does not agree is not
+    trained), and seconds per iteration of the run alone (``costs.time_iterations``), GN-GAN +NE+GM also at
+    the other precisions; the timings stop after ``timing_budget_s``."""
+    from gngan import costs
+    from gngan.config import PRECISIONS
+
+    checks, alone, refused = {}, {}, []
+    first = {}
+    for r in runs:
+        first.setdefault((r.section, r.method), r)
+    t0 = time.perf_counter()
+    for (section, method), r in first.items():
+        key = f"{section}/{method}"
+        if r.config.precision != "fp32":
+            got = costs.precision_agreement(r.config, r.config.precision, device)
+            checks[key] = {k: v for k, v in got.items() if k in ("loss", "updates", "batch_noise", "within")}
+            if not got["within"]:
+                refused.append(key)
+                log(f"{key}: {r.config.precision} does NOT agree with fp32 ({checks[key]}); its runs are not trained")
+        if time.perf_counter() - t0 < timing_budget_s:
+            precisions = PRECISIONS if method in ("gngan_ne_gm", "gngan_hinge") else (r.config.precision,)
+            alone[key] = {p: costs.time_iterations(r.config.replace(precision=p), device, iterations=iterations)
+                          for p in precisions}
+            log(f"{key}: alone " + ", ".join(f"{p} {1e3 * t:.1f} ms/it" for p, t in alone[key].items()))
+    return {"precision_checks": checks, "alone": alone, "refused": refused,
+            "check_and_time_s": round(time.perf_counter() - t0, 1)}
+
+
 class Orchestrator:
     """Starts one worker per run, watches their steps, stops the runs that cannot finish, collects."""
 
@@ -401,6 +432,10 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
         flops = iteration_flops(todo)
         record["flops_per_iteration"] = {r.name: flops[r.slug] for r in todo}
         record["prepare"] = prepare(todo, device, log)
+        checked = check_and_time(todo, device, log)
+        record.update(checked)
+        record["precision"] = sorted({r.config.precision for r in todo})
+        todo = [r for r in todo if f"{r.section}/{r.method}" not in checked["refused"]]
         # the workers' own start (imports, data, networks) counts against the deadline too
         orch = Orchestrator(todo, flops, stage, device, deadline=deadline_total - 30, warmup_s=warmup_s,
                             check_every_s=check_every_s, log=log)
@@ -409,7 +444,8 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
         record.update(orch.watch())
         record["training_wall_s"] = round(time.time() - t_train, 1)
         final = orch.progress()
-        record["runs"] = {}
+        record["runs"] = {name: {"status": "refused", "step": 0} for name in record["planned"]
+                          if name.rsplit("/", 1)[0] in checked["refused"]}
         for r in todo:
             res = load_result(run_directory(r, stage / "results"))
             status = "done" if res is not None else "stopped"
