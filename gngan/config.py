@@ -25,6 +25,10 @@ GP_ON = ("logit", "score")
 GM_BACKWARDS = ("double", "linear")
 DISTGAN_FEATURES = ("disc", "data")
 BUDGETS = ("smoke", "cpu", "gpu", "paper")
+# the float32 arithmetic of the training iterations (gngan.steps.precision_flags): "fp32" = IEEE float32
+# throughout (cuDNN's TF32 default switched off), "tf32" = float32 matmuls and convolutions on TF32 tensor
+# cores, "bf16" = the forward computations under bfloat16 autocast
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class RunConfig:
     multiplier, 1 = paper), ``spectral_norm`` (of net_D) and the FID sample counts. ``gm_backward`` picks
     how Eq. 13 is differentiated (same values, different cost; see ``GM_BACKWARDS``). ``vae_recon`` and
     ``vae_sigma`` are the VAE decoder's likelihood and Gaussian std (``losses.vae_ae``; book: baselines page).
+    ``precision`` is the arithmetic of the training iterations (``PRECISIONS``; evaluation is always float32):
+    it changes the numbers a run produces, so it is part of the run; "tf32" and "bf16" only where
+    ``gngan.costs.precision_agreement`` shows an iteration agrees with "fp32" (on a CPU, "tf32" is "fp32").
     """
 
     method: str = "gngan"
@@ -84,11 +91,12 @@ class RunConfig:
     vae_sigma: float = VAE_SIGMA
     fid_real: int = 10_000
     fid_fake: int = 5_000
+    precision: str = "fp32"
 
     def __post_init__(self):
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
                    "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS,
-                   "vae_recon": VAE_RECONS}
+                   "vae_recon": VAE_RECONS, "precision": PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}={getattr(self, name)!r} is not one of {allowed}")

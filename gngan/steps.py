@@ -6,10 +6,15 @@ seed's loss (computed by the single-seed function under ``torch.func.vmap``), so
 different seeds never mix and Adam, being elementwise, updates each seed as if it trained alone.
 
 Each step draws its own fresh batch of data and noise, as the Dist-GAN code does.
+
+``config.precision`` sets the arithmetic of the iterations: torch's process-wide float32 flags
+(``precision_flags``, which the trainer holds for the whole run) and, for "bf16", autocast around each
+iteration's forward computations (``Stepper.iteration``; the backward passes run outside it).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,7 +24,7 @@ from torch.func import vmap
 
 from gngan import losses
 from gngan.bourgain import sample_latents, seed_prior
-from gngan.config import RunConfig
+from gngan.config import PRECISIONS, RunConfig
 from gngan.data import sample_prior
 from gngan.nets import MLPDiscriminator, MLPEncoder, MLPGenerator, init_seeds
 
@@ -34,6 +39,65 @@ VARIATIONAL = ("vae", "vaegan")
 
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite."""
+
+
+# the autocast dtype of each precision (the others run the forward computations in float32)
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16}
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}")
+
+
+def _float32_matmul_precision() -> str | None:
+    try:
+        return torch.get_float32_matmul_precision()
+    except RuntimeError:  # torch refuses once its legacy and per-backend (fp32_precision) settings disagree
+        return None
+
+
+@contextmanager
+def precision_flags(precision: str):
+    """Hold torch's process-wide float32 flags for ``precision`` ("tf32": float32 matrix products and
+    convolutions may use TF32 tensor cores, float32 matmul precision "high"; "fp32" and "bf16": they may not,
+    "highest"), restoring the flags found on exit, also when the body raises. They act on CUDA only. "fp32"
+    switches cuDNN's TF32 off too: PyTorch's default (``torch.backends.cudnn.allow_tf32 = True``) would run
+    float32 convolutions in TF32 unasked.
+
+    The matmul precision is set with ``torch.set_float32_matmul_precision``, which keeps torch's per-backend
+    settings (``fp32_precision`` of CUDA and of the CPU's oneDNN) in step: torch refuses to read the matmul
+    precision while they disagree, as after ``torch.backends.cuda.matmul.allow_tf32 = False`` alone."""
+    _check_precision(precision)
+    try:
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, _float32_matmul_precision()
+    except RuntimeError as err:
+        raise RuntimeError(f"cannot read torch's TF32 flags ({str(err).split(',')[0]}): set them with "
+                           f"torch.set_float32_matmul_precision and torch.backends.cudnn.allow_tf32, not "
+                           f"their fp32_precision attributes") from None
+    tf32 = precision == "tf32"
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+    torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        if saved[2] is None:  # found unreadable: put back what could be read
+            torch.backends.cuda.matmul.allow_tf32 = saved[0]
+        else:
+            torch.set_float32_matmul_precision(saved[2])
+        torch.backends.cudnn.allow_tf32 = saved[1]
+
+
+def flags_in_effect(precision: str) -> dict:
+    """What a run at ``precision`` computes with, for its manifest: torch's float32 flags as they are now
+    (call it inside ``precision_flags``) and the dtype its iterations autocast to (None: no autocast)."""
+    _check_precision(precision)
+    dtype = AUTOCAST_DTYPES.get(precision)
+    return {"precision": precision,
+            "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "float32_matmul_precision": _float32_matmul_precision(),
+            "autocast_dtype": None if dtype is None else str(dtype).removeprefix("torch.")}
 
 
 @dataclass
@@ -166,6 +230,19 @@ class Stepper:
             return losses.gradient_matching_linearized(self.nets.net_D, x, fake, c.lambda_m1, c.lambda_m2, stacked=True)
         return losses.gradient_matching(self._score, x, fake, c.lambda_m1, c.lambda_m2, stacked=True)
 
+    def _autocast(self, enabled: bool = True):
+        """Autocast to the precision's dtype (``enabled``) or out of it (not ``enabled``); nothing for fp32/tf32."""
+        dtype = AUTOCAST_DTYPES.get(self.config.precision)
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype, enabled=enabled)
+
+    def _neighbors_embedding(self, loss_fn, *args, **kwargs) -> torch.Tensor:
+        """An NE loss in float32 even under autocast: its Gram-form distances lose the pairs' differences to
+        bf16 rounding, and its hand-written backward fails on mixed dtypes (a bf16 x with a float32 z)."""
+        with self._autocast(enabled=False):
+            return loss_fn(*(a.float() for a in args), **kwargs)
+
     def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str,
                 retain_graph: bool = False) -> torch.Tensor:
         values = per_seed_loss.detach()
@@ -178,9 +255,10 @@ class Stepper:
         opt = self.opts[opt_name]
         params = [p for group in opt.param_groups for p in group["params"]]
         opt.zero_grad(set_to_none=True)
-        # only the stepped networks' gradients: the G step's loss passes through net_D
-        per_seed_loss.sum().backward(inputs=params, retain_graph=retain_graph)
-        opt.step()
+        with self._autocast(enabled=False):  # autocast is for forward computations; backward follows their dtypes
+            # only the stepped networks' gradients: the G step's loss passes through net_D
+            per_seed_loss.sum().backward(inputs=params, retain_graph=retain_graph)
+            opt.step()
         return values
 
     def _penalty(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -199,8 +277,9 @@ class Stepper:
         elif c.method == "gngan":
             x_rec, fake = on_each(n.net_G, z_enc, z)
             # stacked rather than per_seed: vmap's batching of the n x n NE matrices costs ~25% more
-            loss = losses.gngan_ae(x, x_rec, torch.cat([z_enc, z], 1), torch.cat([x_rec, fake], 1), lambda_r=c.lambda_r,
-                                   bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma, stacked=True)
+            loss = self._neighbors_embedding(losses.gngan_ae, x, x_rec, torch.cat([z_enc, z], 1),
+                                             torch.cat([x_rec, fake], 1), lambda_r=c.lambda_r,
+                                             bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma, stacked=True)
         else:
             x_rec, fake = on_each(n.net_G, z_enc, z)
             f_real, f_fake = (x, fake) if c.distgan_features == "data" else on_each(n.net_D.body, x, fake)
@@ -264,8 +343,9 @@ class Stepper:
             else:
                 loss = per_seed(losses.gan_gen, n.net_D(fake))
             if c.lambda_r > 0:
-                loss = loss + c.lambda_r * losses.neighbors_embedding(z, fake, bandwidth=c.ne_bandwidth,
-                                                                      detach_sigma=c.ne_detach_sigma, stacked=True)
+                loss = loss + c.lambda_r * self._neighbors_embedding(
+                    losses.neighbors_embedding, z, fake, bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma,
+                    stacked=True)
         elif c.method == "gangp":
             loss = per_seed(losses.gan_gen, n.net_D(fake))
         elif c.method == "bourgan":
@@ -299,16 +379,18 @@ class Stepper:
         return out
 
     def iteration(self) -> dict[str, torch.Tensor]:
-        """One iteration of Algorithm 1 (or of the baseline's own scheme); returns the (S,) loss values of each term."""
-        if self.config.method == "vae":
-            out = {"ae": self.vae_step()}
-        elif self.config.method == "vaegan":
-            out = self.vaegan_step()
-        else:
-            out = {"ae": self.ae_step()} if self.config.method in ("gngan", "distgan") else {}
-            d = [self.d_step() for _ in range(self.config.d_steps)]
-            out["dis"] = torch.stack([v[0] for v in d]).mean(0)
-            out["gp"] = torch.stack([v[1] for v in d]).mean(0)
-            out["gen"] = self.g_step()
+        """One iteration of Algorithm 1 (or of the baseline's own scheme); returns the (S,) float32 loss values of
+        each term (under autocast a loss may be bf16; the trainer sums thousands of them)."""
+        with self._autocast():
+            if self.config.method == "vae":
+                out = {"ae": self.vae_step()}
+            elif self.config.method == "vaegan":
+                out = self.vaegan_step()
+            else:
+                out = {"ae": self.ae_step()} if self.config.method in ("gngan", "distgan") else {}
+                d = [self.d_step() for _ in range(self.config.d_steps)]
+                out["dis"] = torch.stack([v[0].float() for v in d]).mean(0)
+                out["gp"] = torch.stack([v[1].float() for v in d]).mean(0)
+                out["gen"] = self.g_step()
         self.step += 1
-        return out
+        return {k: v.float() for k, v in out.items()}

@@ -29,7 +29,7 @@ import gngan
 from gngan.config import RunConfig
 from gngan.data import make_dataset
 from gngan.metrics import EVALUATORS
-from gngan.steps import Stepper, build_nets, build_optimizers, stacks_seeds
+from gngan.steps import Stepper, build_nets, build_optimizers, flags_in_effect, precision_flags, stacks_seeds
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
@@ -175,6 +175,7 @@ class Trainer:
         self.device = resolve_device(device)
         self.progress = progress
         self.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else group_dir(self.run_dirs, self.seeds)
+        self.numerics: dict | None = None  # the precision flags fit trains with (steps.flags_in_effect)
         self._locks = []
         for d in self.run_dirs:
             d.mkdir(parents=True, exist_ok=True)
@@ -292,7 +293,9 @@ class Trainer:
     def evaluate(self, losses: dict[str, torch.Tensor]) -> None:
         for m in self.nets.modules().values():
             m.eval()
-        evals = EVALUATORS[self.config.data](self.nets, self.dataset, self.config, self.seeds, self.step, self.device)
+        with precision_flags("fp32"):  # FID and the other metrics are float32 whatever the run trains in
+            evals = EVALUATORS[self.config.data](self.nets, self.dataset, self.config, self.seeds, self.step,
+                                                 self.device)
         for m in self.nets.modules().values():
             m.train()
         for i, (ev, d) in enumerate(zip(evals, self.run_dirs)):
@@ -308,6 +311,10 @@ class Trainer:
         self.eval_elapsed += time.perf_counter() - tick
 
     def manifest(self, seed: int) -> dict:
+        numerics = self.numerics
+        if numerics is None:  # not trained by this Trainer yet: the flags fit would set
+            with precision_flags(self.config.precision):
+                numerics = flags_in_effect(self.config.precision)
         return {
             "config": self.configs[self.seeds.index(seed)].to_dict(),
             "seed": seed,
@@ -317,6 +324,8 @@ class Trainer:
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
             else platform.processor() or platform.machine(),
             "torch_threads": torch.get_num_threads(),
+            "precision": self.config.precision,
+            "precision_flags": numerics,
             "wall_time_s": round(self.elapsed, 2),
             "eval_time_s": round(self.eval_elapsed, 2),
             "git": GIT_AT_IMPORT,
@@ -329,11 +338,15 @@ class Trainer:
 
     def fit(self) -> list[dict]:
         """Train to ``num_steps``; returns one result per seed (also written to each run's result.json). The run
-        directories' locks are released when it returns or raises (a Ctrl-C in a notebook must not keep them)."""
+        directories' locks are released when it returns or raises (a Ctrl-C in a notebook must not keep them),
+        and torch's process-wide precision flags, set for ``config.precision``, are restored (a notebook may
+        run several trainers)."""
         if not self._locks:
             self._lock()
         try:
-            return self._fit()
+            with precision_flags(self.config.precision):
+                self.numerics = flags_in_effect(self.config.precision)
+                return self._fit()
         finally:
             self.close()
 

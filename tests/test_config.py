@@ -23,6 +23,7 @@ def test_frozen():
     ({"gm_backward": "triple"}, "gm_backward='triple'"),
     ({"vae_recon": "laplace"}, "vae_recon='laplace'"),
     ({"vae_sigma": 0.0}, "vae_sigma=0.0"),
+    ({"precision": "fp16"}, "precision='fp16'"),
 ])
 def test_bad_values_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -53,3 +54,32 @@ def test_vae_sigma_default_is_the_loss_default():
     from gngan import losses
 
     assert RunConfig().vae_sigma == losses.VAE_SIGMA and RunConfig().vae_recon == "gaussian"
+
+
+def test_precision_defaults_to_fp32_and_is_part_of_the_run():
+    assert RunConfig().precision == "fp32"
+    assert RunConfig(precision="tf32") != RunConfig()
+    assert RunConfig().diff(RunConfig(precision="bf16")) == {"precision": ("fp32", "bf16")}
+
+
+def test_results_stored_before_precision_existed_load_as_fp32_and_equal_todays_configs():
+    """Every stored result predates the field (its config dict lacks the key) and was trained in float32: it
+    must load as precision="fp32" and still equal the config its section builds today at its budget."""
+    import json
+
+    from gngan import experiments
+
+    stored = [json.loads(p.read_text())["manifest"]["config"]
+              for p in experiments.RESULTS_ROOT.glob("*/cpu/*/seed*/result.json")]
+    old = [d for d in stored if "precision" not in d]
+    assert len(old) > 100, "the stored cpu results (they lack the key) are expected under results/"
+    assert {RunConfig.from_dict(d).precision for d in old} == {"fp32"}
+    sections = {"01_1d": experiments.toy1d_configs("cpu"),
+                "02_2d": experiments.grid2d_configs("cpu", methods=[*experiments.GRID2D_METHODS,
+                                                                     *experiments.GRID2D_CHECKS])}
+    sections.update({s: experiments.image_configs(s, "cpu") for s in experiments.IMAGE_SECTIONS})
+    found = 0
+    for section, configs in sections.items():
+        # stored_results raises ConfigMismatchError where a stored config differs from today's
+        found += sum(len(r) for r in experiments.stored_results(section, configs, "cpu").values())
+    assert found == len(stored)
