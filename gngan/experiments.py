@@ -169,8 +169,8 @@ IMAGE_BUDGETS = {
     # One H200, full width, batch 64, the paper's hyperparameters, FID at the paper's protocol (5K generated vs
     # 10K real) at 5 points after the start. 20K iterations: the floor. At the planning throughput
     # GPU_PLANNING_TFLOPS the ablation alone is 90 PFLOP (~10 min), so the budget takes two or three H200 runs,
-    # each training the runs not yet stored that fit (gngan.gpurun.plan, which replaces the estimate by the
-    # throughput it measures before it commits to a plan).
+    # each training the runs not yet stored that fit (gngan.gpurun: it measures the aggregate rate while the
+    # runs train and stops those, last in the order, that would not finish by its deadline).
     "gpu": {"seeds": [0], "num_steps": 20_000, "eval_every": 4_000, "checkpoint_every": 4_000,
             "fid_real": 10_000, "fid_fake": 5_000,
             # fp32 (~67 TFLOP/s on an H200) cannot train the budget in time; a TF32 iteration agrees with fp32

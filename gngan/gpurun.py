@@ -234,6 +234,7 @@ def prepare(runs: list[PlannedRun], device: str, log) -> dict:
     from gngan import fid
     from gngan.data import make_dataset
     from gngan.metrics import fid_reference
+    from gngan.steps import precision_flags
 
     t0 = time.perf_counter()
     datasets = {r.config.data for r in runs}
@@ -242,8 +243,9 @@ def prepare(runs: list[PlannedRun], device: str, log) -> dict:
     log(f"data: {', '.join(f'{n} {tuple(d.images.shape)} from {d.source}' for n, d in data.items())} "
         f"({t1 - t0:.1f} s)")
     fid.ensure_inception_weights(download=False)
-    for n in sorted({(r.config.data, r.config.fid_real) for r in runs}):
-        fid_reference(data[n[0]], n[1], device=device)
+    with precision_flags("fp32"):  # PyTorch's default would run the Inception convolutions in TF32
+        for n in sorted({(r.config.data, r.config.fid_real) for r in runs}):
+            fid_reference(data[n[0]], n[1], device=device)
     t2 = time.perf_counter()
     log(f"FID weights and reference statistics ready ({t2 - t1:.1f} s)")
     return {"data_s": round(t1 - t0, 1), "fid_reference_s": round(t2 - t1, 1)}
