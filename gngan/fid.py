@@ -211,6 +211,9 @@ def _usable(path: Path) -> bool:
 def ensure_inception_weights(download: bool = True) -> Path:
     """Make sure pytorch-fid's Inception weights file is in place; return its path.
 
+    0. When the environment variable ``GNGAN_INCEPTION_WEIGHTS`` names a file (a compact file carried to
+       the GPU machine, see :func:`weights_source`), check that it loads (:func:`load_inception_weights`)
+       and return it; nothing else is looked at.
     1. ``torch.hub.get_dir()/checkpoints/pt_inception-2015-12-05-6726825d.pth`` exists and is our
        converted file (content hash ``CONVERTED_WEIGHTS_SHA256``) or pytorch-fid's original (file sha256
        starting ``6726825d``): use it. A file that loads into the network but matches neither is used
@@ -220,6 +223,15 @@ def ensure_inception_weights(download: bool = True) -> Path:
        content hash and save it there.
     Raises :class:`InceptionWeightsError` (one line) when none of these works.
     """
+    carried = weights_source()
+    if carried is not None:
+        load_inception_weights(carried)
+        return carried
+    return _ensure_full_weights(download)
+
+
+def _ensure_full_weights(download: bool) -> Path:
+    """Steps 1-3 of :func:`ensure_inception_weights`: pytorch-fid's full-precision file."""
     path = weights_path()
     if path.is_file() and _usable(path):
         return path
@@ -244,9 +256,133 @@ def ensure_inception_weights(download: bool = True) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------------------------- compact weights
+
+WEIGHTS_ENV = "GNGAN_INCEPTION_WEIGHTS"
+COMPACT_FORMAT = "gngan-fid-inception-compact"
+COMPACT_VERSION = 1
+COMPACT_SCHEMES = ("fp16", "int8")
+# Convolution weights with at least this many elements are stored as int8 by the "int8" scheme: all but
+# the first layer's 864 (the first layer sees the raw pixels, and its int8 saving would be 0.002 MB).
+INT8_MIN_NUMEL = 4096
+
+
+def _is_compact(obj) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == COMPACT_FORMAT
+
+
+def compact_state_dict(state_dict: dict[str, torch.Tensor], scheme: str) -> dict:
+    """The FID Inception weights (pytorch-fid's state dict) in compact form, as :func:`save_compact_weights`
+    stores it: a dict with ``format``, ``version``, ``scheme``, ``source_sha256`` (:func:`weights_sha256` of
+    the full-precision input), ``tensors``, ``int8_scales`` and ``tensors_sha256`` (of tensors and scales).
+
+    The 1008-way ``fc`` layer is dropped (pytorch-fid's pool3 features never use it).
+    scheme "fp16": every float tensor rounded to float16 (round to nearest even).
+    scheme "int8": each convolution weight of >= ``INT8_MIN_NUMEL`` elements quantised per output channel,
+    symmetrically: scale_c = max |w_c| / 127 (float32), q = round(w / scale_c) in [-127, 127] (int8); the
+    other float tensors in float16. Batch-norm scale and shift act per output channel, so per-channel int8
+    codes are the same whether taken before or after :func:`fold_batchnorm`.
+    Integer tensors (``num_batches_tracked``) are kept as they are.
+    """
+    if scheme not in COMPACT_SCHEMES:
+        raise ValueError(f"unknown compact weights scheme {scheme!r}; use one of {COMPACT_SCHEMES}")
+    tensors: dict[str, torch.Tensor] = {}
+    scales: dict[str, torch.Tensor] = {}
+    for key, t in state_dict.items():
+        if key.startswith("fc."):
+            continue
+        t = t.detach().cpu()
+        if not torch.is_floating_point(t):
+            tensors[key] = t.clone()
+        elif scheme == "int8" and t.ndim == 4 and t.numel() >= INT8_MIN_NUMEL:
+            w = t.double()
+            scale = w.abs().amax(dim=(1, 2, 3)) / 127
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale)).float()
+            tensors[key] = torch.round(w / scale.double()[:, None, None, None]).clamp_(-127, 127).to(torch.int8)
+            scales[key] = scale
+        else:
+            tensors[key] = t.to(torch.float16)
+    return {"format": COMPACT_FORMAT, "version": COMPACT_VERSION, "scheme": scheme,
+            "source_sha256": weights_sha256(state_dict), "tensors": tensors, "int8_scales": scales,
+            "tensors_sha256": weights_sha256({**tensors, **{f"{k}#scale": v for k, v in scales.items()}})}
+
+
+def save_compact_weights(path: str | os.PathLike, scheme: str = "int8",
+                         source: str | os.PathLike | None = None) -> Path:
+    """Save the FID Inception weights in compact form (:func:`compact_state_dict`) to ``path`` (atomically),
+    for carrying to a machine without the full 91 MB file or network; return the path. ``source``: a
+    full-precision weights file (default :func:`ensure_inception_weights`, offline). Load it with
+    :func:`load_inception_weights`, or pass it as ``weights=`` to :func:`inception_features`."""
+    src = Path(source) if source is not None else _ensure_full_weights(download=False)
+    sd = torch.load(src, map_location="cpu", weights_only=True)
+    if _is_compact(sd):
+        raise ValueError(f"{src} is already compact ({sd.get('scheme')}); pass the full-precision weights file")
+    packed = compact_state_dict(sd, scheme)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _images.atomic_save(path, lambda f: torch.save(packed, f))
+    return path
+
+
+def load_inception_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The float32 state dict of pytorch-fid's Inception network (fc included, so it loads strictly) from
+    ``path``: a compact file of :func:`save_compact_weights` (int8 codes times their scales, float16 widened
+    to float32; fc zero-filled, like the converted weights) or a full state dict such as pytorch-fid's own
+    file. Raises :class:`InceptionWeightsError` (one line) for a missing, unreadable, corrupt or ill-fitting
+    file."""
+    path = Path(path)
+    fix = f"rebuild it with gngan.fid.save_compact_weights(path, scheme) (schemes {COMPACT_SCHEMES})"
+    if not path.is_file():
+        raise InceptionWeightsError(f"FID Inception weights file {path} not found; {fix} or point {WEIGHTS_ENV} "
+                                    f"elsewhere")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - truncated zip, pickle error, not a torch file ...: one message
+        raise InceptionWeightsError(f"{path} is not a readable FID Inception weights file "
+                                    f"({type(e).__name__}); {fix}") from None
+    if _is_compact(obj):
+        if obj.get("version") != COMPACT_VERSION or obj.get("scheme") not in COMPACT_SCHEMES:
+            raise InceptionWeightsError(f"{path} is compact FID Inception weights of version {obj.get('version')!r}, "
+                                        f"scheme {obj.get('scheme')!r}, which this code does not read (version "
+                                        f"{COMPACT_VERSION}, schemes {COMPACT_SCHEMES}); {fix}")
+        tensors, scales = obj["tensors"], obj["int8_scales"]
+        got = weights_sha256({**tensors, **{f"{k}#scale": v for k, v in scales.items()}})
+        if got != obj.get("tensors_sha256"):
+            raise InceptionWeightsError(f"{path} is corrupt (its tensors' hash {got[:12]}... differs from the "
+                                        f"stored {str(obj.get('tensors_sha256'))[:12]}...); {fix}")
+        sd = {}
+        for key, t in tensors.items():
+            if key in scales:
+                sd[key] = t.float() * scales[key].float()[:, None, None, None]
+            else:
+                sd[key] = t.float() if torch.is_floating_point(t) else t
+    elif isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        sd = {k: v.float() if torch.is_floating_point(v) else v for k, v in obj.items()}
+    else:
+        raise InceptionWeightsError(f"{path} holds a {type(obj).__name__}, not FID Inception weights; {fix}")
+    net = _fid_inception_skeleton()
+    sd.setdefault("fc.weight", torch.zeros_like(net.fc.weight))
+    sd.setdefault("fc.bias", torch.zeros_like(net.fc.bias))
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "wrong keys or shapes"
+        raise InceptionWeightsError(f"{path} does not fit pytorch-fid's InceptionV3 ({first}); {fix}") from None
+    return sd
+
+
+def weights_source(weights: str | os.PathLike | None = None) -> Path | None:
+    """The weights file FID uses: ``weights`` if given, else the file named by the environment variable
+    ``GNGAN_INCEPTION_WEIGHTS`` (how tools/gpu-run.sh points at the carried compact file), else None
+    (pytorch-fid's own file, :func:`ensure_inception_weights`)."""
+    if weights is None:
+        weights = os.environ.get(WEIGHTS_ENV) or None
+    return None if weights is None else Path(weights)
+
+
 # --------------------------------------------------------------------------------------------- features
 
-_MODELS: dict[tuple[str, bool], torch.nn.Module] = {}
+_MODELS: dict[tuple, torch.nn.Module] = {}
 
 
 def _device(device) -> torch.device:
@@ -276,20 +412,48 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def inception_model(device=None, fast: bool = True) -> torch.nn.Module:
+def _inception_v3_with(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """pytorch-fid's ``InceptionV3([3])`` built around the given weights instead of its own file."""
+    from pytorch_fid import inception as pi
+
+    def fid_inception_v3():
+        net = _fid_inception_skeleton()
+        net.load_state_dict(state_dict, strict=True)
+        return net
+
+    # InceptionV3.__init__ fetches its weights through this module-level function, and has no other way in.
+    original, pi.fid_inception_v3 = pi.fid_inception_v3, fid_inception_v3
+    try:
+        return pi.InceptionV3([pi.InceptionV3.BLOCK_INDEX_BY_DIM[FID_DIMS]])
+    finally:
+        pi.fid_inception_v3 = original
+
+
+def inception_model(device=None, fast: bool = True, weights: str | os.PathLike | None = None) -> torch.nn.Module:
     """pytorch-fid's ``InceptionV3([3])`` (pool3, 2048-d; resizes to 299 and normalises internally) in
-    eval mode on ``device``, cached per (device, fast).
+    eval mode on ``device``, cached per (device, fast, weights file).
 
     fast=False: exactly pytorch-fid's module (NCHW). fast=True: the same module with its batch norms
     folded into the convolutions (:func:`fold_batchnorm`) and its weights in channels-last format, for
-    channels-last inputs."""
+    channels-last inputs.
+    weights: a weights file for :func:`load_inception_weights` (compact or full); default
+    ``$GNGAN_INCEPTION_WEIGHTS`` when set, else pytorch-fid's own file (:func:`ensure_inception_weights`)."""
     device = _device(device)
-    key = (str(device), fast)
+    source = weights_source(weights)
+    if source is None:
+        key = (str(device), fast)
+    else:
+        stat = source.stat() if source.is_file() else None
+        key = (str(device), fast, str(source.resolve()), stat and (stat.st_mtime_ns, stat.st_size))
     if key not in _MODELS:
         from pytorch_fid.inception import InceptionV3
 
-        ensure_inception_weights()
-        model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FID_DIMS]]).eval().to(device)
+        if source is None:
+            _ensure_full_weights(download=True)
+            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FID_DIMS]])
+        else:
+            model = _inception_v3_with(load_inception_weights(source))
+        model = model.eval().to(device)
         if fast:
             model = fold_batchnorm(model).to(memory_format=torch.channels_last)
         _MODELS[key] = model
@@ -327,7 +491,8 @@ def _threads(n: int | None):
 
 
 def inception_features(images, batch_size: int = 64, device=None, precision: str = "fp32",
-                       num_threads: int | None = None, fast: bool = True) -> np.ndarray:
+                       num_threads: int | None = None, fast: bool = True,
+                       weights: str | os.PathLike | None = None) -> np.ndarray:
     """Pool3 features (N, 2048) float64 of uint8 images (N, 3, H, W), as pytorch-fid computes them.
 
     Each image becomes float32 ``x / 255`` (= torchvision ``ToTensor`` on the PNG pytorch-fid's CLI would
@@ -337,13 +502,14 @@ def inception_features(images, batch_size: int = 64, device=None, precision: str
     num_threads: torch's intra-op threads for this call only (None: leave as is).
     fast: channels-last inputs and the batch-norm-folded network (default); False runs pytorch-fid's
     module as it is, in NCHW (the reference; slower).
+    weights: the weights file (see :func:`inception_model`), e.g. a compact one of :func:`save_compact_weights`.
     Features depend on ``batch_size`` and ``fast`` only at float32 rounding level (~1e-5).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {PRECISIONS}")
     x = as_uint8_images(images)
     device = _device(device)
-    model = inception_model(device, fast)
+    model = inception_model(device, fast, weights)
     out = np.empty((len(x), FID_DIMS), dtype=np.float64)
     fmt = torch.channels_last if fast else torch.contiguous_format
     with _threads(num_threads), torch.inference_mode():
