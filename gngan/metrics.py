@@ -10,16 +10,25 @@ import torch
 from gngan.bourgain import sample_latents
 
 
-def register_modes(samples, centers, radius: float, min_points: int = 20) -> np.ndarray:
+# How registered points are counted (ledger row 15): "ours" drops the samples of a missed mode; "authors" counts
+# every sample within the radius, as evaluate_toydata of the Dist-GAN code does (np.sum(evaluate[1:])).
+REGISTERED_POINTS_RULES = ("ours", "authors")
+
+
+def register_modes(samples, centers, radius: float, min_points: int = 20, rule: str = "ours") -> np.ndarray:
     """Per-mode counts of registered samples.
 
-    A sample registers to its nearest centre when it lies within ``radius`` of it. A mode with
-    fewer than ``min_points`` registered samples is missed and its count is set to 0, so
-    ``(counts > 0).sum()`` is the number of covered modes and ``counts.sum()`` the number of
-    registered points (points near a missed mode do not count).
+    A sample registers to its nearest centre when it lies within ``radius`` of it. With ``rule="ours"``
+    (the default) a mode with fewer than ``min_points`` registered samples is missed and its count is set
+    to 0, so ``(counts > 0).sum()`` is the number of covered modes and ``counts.sum()`` the number of
+    registered points (points near a missed mode do not count). With ``rule="authors"`` the counts are
+    kept as they are (the Dist-GAN code's count: every sample within the radius); then a mode is covered
+    when its count is at least ``min_points``, not when it is positive.
 
     samples: (n, d) or (n,); centers: (k, d) or (k,). Returns an int64 array of shape (k,).
     """
+    if rule not in REGISTERED_POINTS_RULES:
+        raise ValueError(f"rule={rule!r} is not one of {REGISTERED_POINTS_RULES}")
     s = np.asarray(samples, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
     s = s.reshape(len(s), -1)
@@ -32,7 +41,8 @@ def register_modes(samples, centers, radius: float, min_points: int = 20) -> np.
     nearest = dist.argmin(1)
     inside = dist[np.arange(len(s)), nearest] <= radius
     counts = np.bincount(nearest[inside], minlength=len(c)).astype(np.int64)
-    counts[counts < min_points] = 0
+    if rule == "ours":
+        counts[counts < min_points] = 0
     return counts
 
 
@@ -162,12 +172,16 @@ def tv_differential(counts, num_samples: int) -> float:
 
 def grid2d_stats(samples, centers, radius: float, min_points: int = 20) -> dict:
     """Table 2 statistics of one set of generated samples (n, 2) for the modes ``centers`` (K, 2):
-    covered modes, registered points, TV (True), TV (Differential) and the per-mode counts."""
+    covered modes, registered points (ours: the samples of covered modes), the authors' registered points
+    (``registered_points_authors``: every sample within the radius, ``register_modes(rule="authors")``),
+    TV (True), TV (Differential) and the per-mode counts (ours)."""
     n = len(np.asarray(samples))
-    counts = register_modes(samples, centers, radius=radius, min_points=min_points)
+    every = register_modes(samples, centers, radius=radius, min_points=min_points, rule="authors")
+    counts = np.where(every < min_points, 0, every)  # register_modes(rule="ours") without a second pass
     return {
         "covered_modes": int((counts > 0).sum()),
         "registered_points": int(counts.sum()),
+        "registered_points_authors": int(every.sum()),
         "tv_true": tv_true(counts, n),
         "tv_differential": tv_differential(counts, n),
         "mode_counts": counts.tolist(),
@@ -266,6 +280,71 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
         png = grid_png(fake[:FINAL_GRID_IMAGES], nrow=8, padding=1, pad_value=255)
         rec["samples_png"] = base64.b64encode(png).decode("ascii")
     return [rec]
+
+
+def precision_recall_density_coverage(real_features, fake_features, k: int = 5, *,
+                                      chunk_rows: int = 1024) -> dict[str, float]:
+    """Precision, recall, density and coverage of Naeem et al. 2020, "Reliable Fidelity and Diversity
+    Metrics for Generative Models" (ICML), as their ``prdc`` package (0.2) computes them.
+
+    real_features X (N, D), fake_features Y (M, D): tensors (or arrays) of e.g. Inception pool3 features.
+    Euclidean distances; r_i = distance from X_i to its k-th nearest other real sample, s_j likewise among
+    the fakes; B(x, r) = {y : ||y - x|| < r}, open, as the package compares (``<``), so a point exactly on
+    a radius is outside.
+
+        precision = (1/M) sum_j 1[Y_j in some B(X_i, r_i)]
+        recall    = (1/N) sum_i 1[X_i in some B(Y_j, s_j)]
+        density   = (1/(kM)) sum_j sum_i 1[Y_j in B(X_i, r_i)]       (can exceed 1)
+        coverage  = (1/N) sum_i 1[some Y_j in B(X_i, r_i)]
+
+    Computed in float64 on real_features' device (CPU or CUDA), ``chunk_rows`` rows of each distance
+    matrix at a time, so memory stays ~chunk_rows x max(N, M) x 8 bytes per temporary. Returns a dict of
+    four floats.
+    """
+    x = torch.as_tensor(real_features)
+    y = torch.as_tensor(fake_features)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"real and fake features must be (N, D) and (M, D) with the same D; got "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < min(len(x), len(y)):
+        raise ValueError(f"k={k!r} must be an integer with 1 <= k < min(N, M) = {min(len(x), len(y))} "
+                         f"(the k-th nearest neighbour other than the sample itself)")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows={chunk_rows} must be >= 1")
+    x = x.to(torch.float64)
+    y = y.to(device=x.device, dtype=torch.float64)
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise ValueError("features contain NaN or infinite values; check the feature extraction")
+
+    def distances(a, b):
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+        return d2.clamp_min_(0).sqrt_()
+
+    def kth_radii(a):
+        out = torch.empty(len(a), dtype=torch.float64, device=a.device)
+        for i in range(0, len(a), chunk_rows):
+            d = distances(a[i:i + chunk_rows], a)
+            # a sample's distance to itself is 0 exactly (the expansion above can leave ~1e-7): it is
+            # the smallest of its row, so the (k+1)-th smallest is the k-th nearest other sample
+            rows = torch.arange(len(d), device=a.device)
+            d[rows, rows + i] = 0
+            out[i:i + chunk_rows] = d.topk(k + 1, dim=1, largest=False).values[:, k]
+        return out
+
+    r, s = kth_radii(x), kth_radii(y)
+    in_real_balls = torch.zeros(len(y), dtype=torch.float64, device=x.device)
+    recalled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    covered = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    for i in range(0, len(x), chunk_rows):
+        d = distances(x[i:i + chunk_rows], y)
+        inside = d < r[i:i + chunk_rows, None]
+        in_real_balls += inside.sum(0)
+        covered[i:i + chunk_rows] = inside.any(1)
+        recalled[i:i + chunk_rows] = (d < s[None, :]).any(1)
+    return {"precision": (in_real_balls > 0).double().mean().item(),
+            "recall": recalled.double().mean().item(),
+            "density": (in_real_balls.sum() / (k * len(y))).item(),
+            "coverage": covered.double().mean().item()}
 
 
 EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d, "cifar10": evaluate_images,
