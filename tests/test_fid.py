@@ -206,6 +206,116 @@ def test_input_validation():
     assert x.shape == (2, 3, 8, 8)
 
 
+# ------------------------------------------------------------------------------------- compact weights
+
+@pytest.fixture(scope="module")
+def compact_files(weights, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compact")
+    return {s: fid.save_compact_weights(folder / f"{s}.pt", s, source=weights) for s in fid.COMPACT_SCHEMES}
+
+
+def test_int8_quantisation_by_hand(monkeypatch):
+    """Per output channel: scale = max |w| / 127, codes round half to even; an all-zero channel gets
+    scale 1. Small tensors stay float16 (a value float16 cannot hold shows the rounding); ints are kept."""
+    monkeypatch.setattr(fid, "INT8_MIN_NUMEL", 8)
+    w = torch.zeros(3, 4, 1, 1)
+    w[0, :, 0, 0] = torch.tensor([127.0, -3.5, 2.5, 0.4])
+    w[2, :, 0, 0] = torch.tensor([-254.0, 1.0, 3.0, 100.0])
+    sd = {"a.conv.weight": w, "a.bn.bias": torch.tensor([1.0, 1 + 2 ** -12]),
+          "a.bn.num_batches_tracked": torch.tensor(7), "fc.weight": torch.ones(2, 2)}
+    packed = fid.compact_state_dict(sd, "int8")
+    assert packed["format"] == fid.COMPACT_FORMAT and packed["scheme"] == "int8" and "fc.weight" not in packed["tensors"]
+    assert packed["source_sha256"] == fid.weights_sha256(sd)
+    codes = packed["tensors"]["a.conv.weight"]
+    assert codes.dtype == torch.int8
+    torch.testing.assert_close(codes[:, :, 0, 0], torch.tensor([[127, -4, 2, 0], [0, 0, 0, 0], [-127, 0, 2, 50]],
+                                                               dtype=torch.int8))
+    torch.testing.assert_close(packed["int8_scales"]["a.conv.weight"], torch.tensor([1.0, 1.0, 2.0]))
+    bias = packed["tensors"]["a.bn.bias"]
+    assert bias.dtype == torch.float16 and bias.tolist() == [1.0, 1.0]  # 1 + 2^-12 rounds to 1 in float16
+    assert packed["tensors"]["a.bn.num_batches_tracked"].item() == 7
+    with pytest.raises(ValueError, match="unknown compact weights scheme 'int4'"):
+        fid.compact_state_dict(sd, "int4")
+
+
+def test_compact_round_trip(weights, compact_files):
+    """Loaded back: fp16 = every tensor rounded to float16 and widened; int8 = codes * scale, within half a
+    step (max |w_c| / 254) of each weight; fc (absent from the files) zero-filled; sizes ~1/2 and ~1/4."""
+    full = torch.load(weights, weights_only=True)
+    fp16 = fid.load_inception_weights(compact_files["fp16"])
+    int8 = fid.load_inception_weights(compact_files["int8"])
+    assert set(fp16) == set(int8) == set(full)
+    quantised = 0
+    for key, w in full.items():
+        if key.startswith("fc."):
+            assert not fp16[key].any() and not int8[key].any()
+            continue
+        if not torch.is_floating_point(w):
+            assert torch.equal(fp16[key], w) and torch.equal(int8[key], w)
+            continue
+        assert fp16[key].dtype == int8[key].dtype == torch.float32
+        torch.testing.assert_close(fp16[key], w.half().float(), rtol=0, atol=0)
+        if w.ndim == 4 and w.numel() >= fid.INT8_MIN_NUMEL:
+            half_step = w.abs().amax(dim=(1, 2, 3), keepdim=True) / 254
+            # plus float32 rounding of the scale and of codes * scale (< 1e-5 of a step)
+            assert ((int8[key] - w).abs() <= half_step * (1 + 1e-4)).all(), key
+            quantised += 1
+        else:
+            torch.testing.assert_close(int8[key], w.half().float(), rtol=0, atol=0)
+    assert quantised == 93  # every convolution but the first (864 weights)
+    size = weights.stat().st_size
+    assert 0.40 * size < compact_files["fp16"].stat().st_size < 0.5 * size
+    assert 0.2 * size < compact_files["int8"].stat().st_size < 0.25 * size
+    with pytest.raises(ValueError, match="already compact"):
+        fid.save_compact_weights(compact_files["int8"].with_name("again.pt"), "fp16", source=compact_files["int8"])
+
+
+@needs_images
+def test_compact_features_close_to_fp32(real_images, weights, compact_files, monkeypatch):
+    """On 6 real images (features up to ~6, mean ~0.32): fp16 within 0.05 of fp32 (measured 0.014 at most);
+    int8 within 10% on average (measured 6.7%: a coarse scheme). How far each moves FID is measured by
+    benchmarks/measure_inception_compact.py. Through ``weights=`` and through $GNGAN_INCEPTION_WEIGHTS."""
+    x = real_images[0][:6]
+    ref = fid.inception_features(x, weights=weights)
+    np.testing.assert_allclose(ref, fid.inception_features(x), rtol=0, atol=0)
+    fp16 = fid.inception_features(x, weights=compact_files["fp16"])
+    np.testing.assert_allclose(fp16, ref, rtol=0, atol=0.05)
+    assert np.abs(fp16 - ref).max() > 0  # the compact weights were really used
+    int8 = fid.inception_features(x, weights=compact_files["int8"])
+    assert 0 < np.abs(int8 - ref).mean() < 0.1 * np.abs(ref).mean()
+    monkeypatch.setenv(fid.WEIGHTS_ENV, str(compact_files["fp16"]))
+    assert fid.ensure_inception_weights(download=False) == compact_files["fp16"]
+    np.testing.assert_array_equal(fid.inception_features(x), fp16)
+
+
+def test_corrupt_or_unknown_compact_file_is_one_clear_error(compact_files, tmp_path, monkeypatch):
+    good = compact_files["fp16"].read_bytes()
+    packed = torch.load(compact_files["fp16"], weights_only=True)
+    bad = {"truncated.pt": good[: len(good) // 2], "noise.pt": b"\x00not a torch file" * 10}
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    flipped = {**packed, "tensors": {**packed["tensors"]}}
+    flipped["tensors"]["Mixed_7c.branch_pool.bn.bias"] = flipped["tensors"]["Mixed_7c.branch_pool.bn.bias"] + 1
+    torch.save(flipped, tmp_path / "flipped.pt")
+    torch.save({**packed, "version": 99}, tmp_path / "future.pt")
+    torch.save({**packed, "scheme": "int4"}, tmp_path / "scheme.pt")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other_net.pt")
+    expected = {"truncated.pt": "not a readable", "noise.pt": "not a readable", "flipped.pt": "is corrupt",
+                "future.pt": "version 99", "scheme.pt": "scheme 'int4'", "list.pt": "holds a list",
+                "other_net.pt": "does not fit pytorch-fid's InceptionV3", "missing.pt": "not found"}
+    for name, what in expected.items():
+        with pytest.raises(fid.InceptionWeightsError) as info:
+            fid.load_inception_weights(tmp_path / name)
+        msg = _one_line(info.value)
+        assert what in msg and str(tmp_path / name) in msg and "save_compact_weights" in msg, msg
+    monkeypatch.setenv(fid.WEIGHTS_ENV, str(tmp_path / "flipped.pt"))
+    with pytest.raises(fid.InceptionWeightsError, match="is corrupt"):
+        fid.ensure_inception_weights(download=False)
+    with pytest.raises(fid.InceptionWeightsError, match="is corrupt"):
+        fid.inception_model("cpu")
+
+
 # ------------------------------------------------------------------------------------- statistics cache
 
 def _fake_features(calls):
