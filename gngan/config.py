@@ -128,6 +128,9 @@ class RunConfig:
                              f"(Fig. 7); GN-GAN always uses Eq. 13, got method={self.method!r}")
         if self.spectral_norm and self.arch == "mlp":
             raise ValueError("config spectral_norm=True is implemented for the image discriminators only")
+        if self.method == "sngan" and self.dis_loss != "hinge":
+            raise ValueError(f"config method='sngan' with dis_loss={self.dis_loss!r}: SN-GAN's discriminator always "
+                             f"trains with the hinge loss (gngan.steps d_step), so its config says dis_loss='hinge'")
         if self.method in NORMAL_PRIOR_METHODS and self.prior != "normal":
             raise ValueError(f"config method={self.method!r} needs prior='normal' (its KL term is against N(0, I)); "
                              f"got prior={self.prior!r}")
