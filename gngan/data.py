@@ -176,11 +176,24 @@ class ImageData:
         return ImageSampler(self.images, generator)
 
 
-def cifar10_train() -> ImageData:
-    """CIFAR-10's 50,000 training images (torchvision's files when present, else the offline JPEG mirror)."""
+# The CIFAR-10 source a process trains on (gngan.images.CIFAR10_SOURCES), set by gngan.experiments for a budget
+# (experiments.data_source_for); unset, cifar10_train uses "auto". An environment variable, so that worker processes
+# (gngan.gpurun) inherit it.
+CIFAR10_SOURCE_ENV = "GNGAN_CIFAR10_SOURCE"
+
+
+def cifar10_train(source: str | None = None) -> ImageData:
+    """CIFAR-10's 50,000 training images from ``source`` (default: ``$GNGAN_CIFAR10_SOURCE``, else "auto":
+    torchvision's files when present, else the offline JPEG mirror). "torchvision" downloads the exact dataset
+    when its files are absent (online only). The source used is the dataset's ``source``, which each run
+    records (``data_source`` of its last evaluation)."""
+    import os
+
     from gngan.images import cifar10, cifar10_source
 
-    return ImageData("cifar10", cifar10(split="train")[0], source=cifar10_source())
+    chosen = cifar10_source(source=source or os.environ.get(CIFAR10_SOURCE_ENV) or "auto")
+    images = cifar10(split="train", source=chosen, download=chosen == "torchvision")[0]
+    return ImageData("cifar10", images, source=chosen)
 
 
 def stl10_train() -> ImageData:

@@ -180,8 +180,17 @@ IMAGE_BUDGETS = {
             "precision": "tf32"},
     "paper": {"seeds": [0]},
 }
-# the ablation's orderings are claimed only beyond the spread of two seeds
-IMAGE_SECTION_SEEDS = {("03_ablation", "cpu"): [0, 1], ("03_ablation", "gpu"): [0, 1]}
+# Seeds where a section needs more than its budget's: the ablation's orderings are claimed only beyond the spread
+# of two seeds (cpu, gpu); at the paper budget the ablation (Fig. 5) and GAN+NE/GM (Fig. 7) claim orderings, which
+# one run per variant cannot give, so each variant trains three seeds there.
+IMAGE_SECTION_SEEDS = {("03_ablation", "cpu"): [0, 1], ("03_ablation", "gpu"): [0, 1],
+                       ("03_ablation", "paper"): [0, 1, 2], ("05_gan_ne_gm", "paper"): [0, 1, 2]}
+# Where each budget's CIFAR-10 comes from (gngan.images.cifar10's source): the paper budget trains on the exact
+# dataset (torchvision's files, downloaded when online); the others on the offline JPEG-q75 mirror, as neither this
+# machine nor the borrowed GPU has a network. A chapter's data_source parameter (or GNGAN_CIFAR10_SOURCE on the
+# command line) asks for the other one explicitly; every run records the source it trained on.
+IMAGE_DATA_SOURCES = ("torchvision", "jpeg")
+BUDGET_DATA_SOURCE = {"smoke": "jpeg", "cpu": "jpeg", "gpu": "jpeg", "paper": "torchvision"}
 # The order in which the gpu budget trains the image sections (the issue's: the ablation, Fig. 7, Table 3).
 GPU_SECTION_ORDER = ("03_ablation", "05_gan_ne_gm", "04_table3")
 # A planning estimate only (aggregate TF32 TFLOP/s of many concurrent CIFAR-10 CNN runs on one H200, about a
@@ -217,7 +226,7 @@ class ParameterError(ValueError):
         return [f"ParameterError: {self}"]
 
 
-def check_parameters(budget: str, device: str, seeds=None, num_steps=None, data_dir=None) -> None:
+def check_parameters(budget: str, device: str, seeds=None, num_steps=None, data_dir=None, data_source=None) -> None:
     """Validate a chapter's parameters before any work, raising one ParameterError that says what to do."""
     from gngan.trainer import resolve_device
 
@@ -226,6 +235,7 @@ def check_parameters(budget: str, device: str, seeds=None, num_steps=None, data_
         check_positive("num_steps", num_steps)
         if seeds is not None:
             check_seeds(seeds)
+        check_data_source(data_source)
         resolve_device(device)
         if data_dir is not None and not Path(data_dir).is_dir():
             raise ValueError(f"data_dir={str(data_dir)!r} does not exist; point it at the folder that holds the "
@@ -234,6 +244,87 @@ def check_parameters(budget: str, device: str, seeds=None, num_steps=None, data_
         raise
     except ValueError as err:
         raise ParameterError(str(err)) from None
+
+
+def check_data_source(data_source) -> None:
+    if data_source is not None and data_source not in IMAGE_DATA_SOURCES:
+        raise ValueError(f"data_source={data_source!r} is not one of {IMAGE_DATA_SOURCES} or None (None = the budget's: "
+                         f"the exact CIFAR-10 at paper, the offline JPEG mirror otherwise)")
+
+
+class DataSourceError(ValueError):
+    """Stored runs trained on another CIFAR-10 source than the one asked for, or the source asked for is missing."""
+
+
+def data_source_for(budget: str, requested: str | None = None) -> str:
+    """The CIFAR-10 source the image runs of ``budget`` use: ``requested`` if given, else ``$GNGAN_CIFAR10_SOURCE``
+    if set, else the budget's (BUDGET_DATA_SOURCE)."""
+    from gngan.data import CIFAR10_SOURCE_ENV
+
+    check_budget(budget)
+    chosen = requested if requested is not None else os.environ.get(CIFAR10_SOURCE_ENV) or BUDGET_DATA_SOURCE[budget]
+    check_data_source(chosen)
+    return chosen
+
+
+def use_data_source(budget: str, requested: str | None = None) -> str:
+    """``data_source_for(budget, requested)``, also set for this process (``$GNGAN_CIFAR10_SOURCE``) so that every run
+    it trains, and the worker processes it starts, load that source. Returns it."""
+    from gngan.data import CIFAR10_SOURCE_ENV
+
+    chosen = data_source_for(budget, requested)
+    os.environ[CIFAR10_SOURCE_ENV] = chosen
+    return chosen
+
+
+def _training_source(source: str):
+    """A context in which the trainer loads CIFAR-10 from ``source`` (the variable restored after)."""
+    from contextlib import contextmanager
+
+    from gngan.data import CIFAR10_SOURCE_ENV
+
+    @contextmanager
+    def scope():
+        before = os.environ.get(CIFAR10_SOURCE_ENV)
+        os.environ[CIFAR10_SOURCE_ENV] = source
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(CIFAR10_SOURCE_ENV, None)
+            else:
+                os.environ[CIFAR10_SOURCE_ENV] = before
+    return scope()
+
+
+def require_exact_cifar10(budget: str) -> None:
+    """Before training on the exact CIFAR-10: torchvision's files in <repo>/data, downloaded when absent (online).
+    Offline without them, one line saying why the JPEG mirror is not used instead and how to ask for it."""
+    from gngan import images
+
+    try:
+        images.cifar10(split="train", source="torchvision", download=True)
+    except images.DatasetNotFoundError as err:
+        raise DataSourceError(
+            f"the {budget} budget trains on the exact CIFAR-10, which is not in "
+            f"{images.CACHE_DIR / images.TORCHVISION_CIFAR10_FOLDER} and could not be downloaded ({err}); the offline "
+            f"JPEG-q75 mirror is lossy (its FIDs are not on the paper's scale), so at {budget} it is used only when "
+            f"asked for: -p data_source jpeg (a chapter) or GNGAN_CIFAR10_SOURCE=jpeg (the command line)") from None
+
+
+def check_stored_source(results: dict[str, list[dict]], source: str, where: str) -> None:
+    """Every image run of ``results`` trained on ``source``, as its last evaluation recorded (``data_source``);
+    else one line: which run, what it trained on, what to do."""
+    for method, runs in results.items():
+        for r in runs:
+            if r["manifest"]["config"]["data"] != "cifar10":
+                continue
+            got = r["final"].get("data_source")
+            if got != source:
+                seed = r["manifest"]["config"]["seed"]
+                raise DataSourceError(
+                    f"{where}/{method}/seed{seed} was trained on CIFAR-10 source {got!r}, not {source!r} as asked; "
+                    f"ask for data_source={got!r} to show it, or move it away and rerun")
 
 
 def check_budget(budget: str) -> None:
@@ -285,18 +376,32 @@ def run_dir(section: str, budget: str, method: str, seed: int, num_steps: int | 
 
 def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, device: str = "cpu",
                 num_steps: int | None = None, root: Path | None = None, train: bool = True,
-                progress: bool = True, untrained: Collection[str] = ()) -> dict[str, list[dict]]:
+                progress: bool = True, untrained: Collection[str] = (),
+                data_source: str | None = None) -> dict[str, list[dict]]:
     """Results of every config, reusing stored runs; the missing seeds of a method train together
     (stacked), unless ``train`` is False. Methods in ``untrained`` never train: only their stored seeds
     are returned (a method with none is left out), so a chapter can show a method partly trained
-    elsewhere with its seed count."""
+    elsewhere with its seed count. CIFAR-10 runs train on ``data_source_for(budget, data_source)``
+    (the exact dataset at paper, the JPEG mirror otherwise) and every returned CIFAR-10 run must have
+    trained on it (``check_stored_source``)."""
+    cifar = any(c.data == "cifar10" for cfgs in configs.values() for c in cfgs)
+    source = data_source_for(budget, data_source) if cifar else None
+    if cifar and source == "torchvision" and train and missing_runs(
+            section, {m: c for m, c in configs.items() if m not in untrained}, budget, num_steps, root):
+        require_exact_cifar10(budget)
     out: dict[str, list[dict]] = {}
     for method, cfgs in configs.items():
         if method in untrained:
             out.update(stored_results(section, {method: cfgs}, budget, root, num_steps))
             continue
         dirs = [run_dir(section, budget, method, c.seed, num_steps, root) for c in cfgs]
-        out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
+        if source is None:
+            out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
+            continue
+        with _training_source(source):
+            out[method] = run_group(cfgs, dirs, device=device, progress=progress, train=train)
+    if source is not None:
+        check_stored_source(out, source, str(run_dir(section, budget, "-", 0, num_steps, root).parent.parent))
     return out
 
 

@@ -50,6 +50,12 @@ _JPEG_CACHE_VERSION = 1
 
 TORCHVISION_CIFAR10_FOLDER = "cifar-10-batches-py"  # torchvision.datasets.CIFAR10.base_folder
 CIFAR10_SOURCES = ("auto", "torchvision", "jpeg", "exact")
+# What each source is, in the words a chapter's budget line and a run's labels use
+CIFAR10_SOURCE_LABELS = {
+    "torchvision": "the exact CIFAR-10 (torchvision's files; downloaded when online)",
+    "jpeg": "the offline JPEG-q75 mirror of CIFAR-10 (lossy: FIDs not on the paper's scale)",
+    "exact": "the 5K exact-pixel CIFAR-10 subset",
+}
 SPLITS = ("train", "test")
 
 STL10_IMAGE_BYTES = 3 * 96 * 96
@@ -320,8 +326,10 @@ def _cifar10_torchvision(root, split, download) -> tuple[torch.Tensor, torch.Ten
     except (RuntimeError, OSError) as e:  # "Dataset not found or corrupted. ...", or a failed download
         reason = f"{type(e).__name__}: {e}".replace("\n", " ")
         raise DatasetNotFoundError(
-            f"torchvision CIFAR-10 not found or corrupt in {root / TORCHVISION_CIFAR10_FOLDER} ({reason}). Online, pass "
-            f"download=True; offline, use source='jpeg' with the project's data mirror "
+            f"torchvision CIFAR-10 not found or corrupt in {root / TORCHVISION_CIFAR10_FOLDER} ({reason}). "
+            + ("The download failed: check the network, or put torchvision's files there; "
+               if download else "Online, pass download=True; ")
+            + f"offline, use source='jpeg' with the project's data mirror "
             f"({CIFAR10_JPEG_FILE} in GNGAN_DATA_DIR or <repo>/../shared/data).") from None
     return _nhwc_to_tensor(ds.data), torch.tensor(ds.targets, dtype=torch.int64)
 

@@ -656,6 +656,21 @@ def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too
     return "\n\n".join(parts)
 
 
+def budget_line(shown: str, asked: str, configs: dict[str, list], hours: float | None, data_source: str) -> str:
+    """The line an image chapter prints first: the budget it shows (and the one asked for, when they differ), its
+    methods, seeds, iterations, width, FID protocol, the CIFAR-10 source its runs train on
+    (``gngan.images.CIFAR10_SOURCE_LABELS``) and, where measured, the estimated CPU-hours to train them all."""
+    from gngan.images import CIFAR10_SOURCE_LABELS
+
+    first = next(iter(configs.values()))[0]
+    seeds = sorted({c.seed for cfgs in configs.values() for c in cfgs})
+    return (f"budget={shown}" + (f" (asked: {asked})" if shown != asked else "")
+            + f": {len(configs)} methods, seeds {seeds}, {first.num_steps} iterations, width {first.width}, FID of "
+            f"{first.fid_fake} generated vs {first.fid_real} real images every {first.eval_every} iterations; data: "
+            f"{CIFAR10_SOURCE_LABELS.get(data_source, data_source)}"
+            + (f"; estimated {hours:.1f} CPU-hours (one thread) to train them all" if hours is not None else ""))
+
+
 def _duration(seconds: float) -> str:
     return _hours(seconds / 3600)
 

@@ -42,6 +42,27 @@ def _complete_results(section: str, budget: str) -> tuple[dict, dict[str, list[d
     return configs, {m: runs for m, runs in res.items() if len(runs) == len(configs[m])}
 
 
+def _span(seeds: list[int]) -> str:
+    """Seeds as text: a run of consecutive seeds as "0–9", others listed ("0, 2")."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def seeds_behind(results: dict[str, list[dict]]) -> str:
+    """The seeds of the stored runs a verdict is judged on (read from their configs), for the verdict page's seeds
+    column: "0, 1 (2 each)" when every method has the same seeds, else per method; "—" when none."""
+    per = {m: sorted(r["manifest"]["config"]["seed"] for r in runs) for m, runs in results.items() if runs}
+    if not per:
+        return "—"
+    kinds = {tuple(v) for v in per.values()}
+    if len(kinds) == 1:
+        seeds = list(kinds.pop())
+        return f"{_span(seeds)} ({len(seeds)}{' each' if len(per) > 1 else ''})"
+    label = experiments.METHOD_LABELS
+    return "; ".join(f"{label.get(m, m)}: {_span(v)}" for m, v in per.items())
+
+
 def _fid(runs: list[dict]) -> str:
     v = np.array([r["final"]["fid"] for r in runs], dtype=float)
     return f"{v.mean():.1f} ± {report.seed_std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
@@ -55,7 +76,7 @@ def _ablation_row(budget: str) -> list:
     pairs = [p for p in paper.FIG5_FASTER if set(p) <= set(complete)]
     if not pairs:
         return [claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation", budget),
-                "ablation chapter"]
+                "ablation chapter", "—"]
     label = experiments.METHOD_LABELS
     steps = res["gngan_orig"][0]["final"]["step"]
     ours = f"final FID at {steps:,} iterations: " + ", ".join(f"{label[k]} {_fid(res[k])}" for k in complete)
@@ -72,7 +93,24 @@ def _ablation_row(budget: str) -> list:
     else:
         outcome = "reproduced" if not no else "not reproduced" if not yes else "partly"
         verdict = f"{outcome} (early training only): {found}"
-    return [claim, "FID curves (image only)", ours, budget, _unless_smoke(verdict, budget), "ablation chapter"]
+    return [claim, "FID curves (image only)", ours, budget, _unless_smoke(verdict, budget), "ablation chapter",
+            seeds_behind({k: res[k] for k in complete})]
+
+
+# What the runs' recorded data source (the ``data_source`` of their last evaluation) means for comparing FID levels
+DATA_WORDS = {"jpeg": "JPEG data", "torchvision": "exact data", "exact": "exact 5K subset"}
+
+
+def unlike_the_paper(runs: list[dict]) -> list[str]:
+    """Why the FID level of these stored runs is not on the paper's scale, read from the runs themselves: the data
+    source their last evaluation recorded (the JPEG mirror, or none recorded) and their number of generated images
+    (the paper's protocol uses 5K). Empty when they ran on the exact data with at least 5K images."""
+    sources = sorted({r["final"].get("data_source") or "not recorded" for r in runs})
+    why = [DATA_WORDS.get(s, f"data source {s}") for s in sources if s != "torchvision"]
+    fid_fake = min(r["manifest"]["config"]["fid_fake"] for r in runs)
+    if fid_fake < 5000:
+        why.append(f"{fid_fake / 1000:g}K samples")
+    return why
 
 
 def table3_outcome(budget: str) -> dict | None:
@@ -93,9 +131,9 @@ def table3_outcome(budget: str) -> dict | None:
         verdict = ("inconclusive at this early budget: GN-GAN's FID and the lowest other are within the noise "
                    "of the evaluations")
     elif gap > 0:
-        fid_fake = configs["gngan_hinge"][0].fid_fake
-        samples = f", {fid_fake / 1000:g}K samples" if fid_fake < 5000 else ""  # the paper's protocol uses 5K
-        verdict = f"partly: lowest FID at this early budget, level not comparable (JPEG data{samples})"
+        unlike = unlike_the_paper(res["gngan_hinge"])
+        verdict = ("partly: lowest FID at this early budget, level not comparable (" + ", ".join(unlike) + ")"
+                   if unlike else "lowest FID at this budget, on the paper's data and sample count")
     else:
         verdict = "not reproduced at this early budget"
     missing = [experiments.METHOD_LABELS[m] for m in configs if m not in res]
@@ -131,11 +169,11 @@ def _table3_row(budget: str) -> list:
     claim = "Table 3: GN-GAN FID, CIFAR-10 CNN, best of the compared methods"
     out = table3_outcome(budget)
     if out is None:
-        return [claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "Table 3 chapter"]
+        return [claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "Table 3 chapter", "—"]
     res, final, best = out["results"], out["final"], out["best"]
     lowest = "lowest" if out["complete"] else f"lowest of the {len(res)} trained"
     ours = f"{_fid(res['gngan_hinge'])} ({lowest}: {experiments.METHOD_LABELS[best]} {final[best]:.1f})"
-    return [claim, f"{v}", ours, budget, out["verdict"], "Table 3 chapter"]
+    return [claim, f"{v}", ours, budget, out["verdict"], "Table 3 chapter", seeds_behind(res)]
 
 
 def _fig7_row(budget: str) -> list:
@@ -145,10 +183,11 @@ def _fig7_row(budget: str) -> list:
     res = _image_results("05_gan_ne_gm", budget)
     order = ["gan_ne_gm", "gan_gm", "gan_ne"]
     if not all(m in res for m in order):
-        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "GAN+NE/GM chapter"]
+        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "GAN+NE/GM chapter", "—"]
     found, verdict = report.claimed_fid_order(res, order)
     ours = " / ".join(f"{found['final'][m]:.1f}" for m in order)
-    return [claim, shown, ours, budget, _unless_smoke(verdict, budget), "GAN+NE/GM chapter"]
+    return [claim, shown, ours, budget, _unless_smoke(verdict, budget), "GAN+NE/GM chapter",
+            seeds_behind({m: res[m] for m in order})]
 
 
 def _toy1d_row(budget: str) -> list:
@@ -157,7 +196,7 @@ def _toy1d_row(budget: str) -> list:
         results = experiments.run_section("01_1d", configs, budget, train=False)
     except FileNotFoundError:
         return ["1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", "—", budget,
-                "not run here yet", "1D chapter"]
+                "not run here yet", "1D chapter", "—"]
     summary = report.coverage_summary(results, experiments.METHOD_LABELS, num_modes=3)
     gn, dist = summary
     text = report.toy1d_verdict(summary, budget)
@@ -165,7 +204,7 @@ def _toy1d_row(budget: str) -> list:
     ours = (f"all 3 modes in {gn['all_modes']}/{gn['num_seeds']} seeds (GN-GAN) vs "
             f"{dist['all_modes']}/{dist['num_seeds']} (Dist-GAN)")
     return ["1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", ours, budget, verdict,
-            "1D chapter"]
+            "1D chapter", seeds_behind(results)]
 
 
 def _table2_rows(budget: str) -> list[list]:
@@ -181,13 +220,13 @@ def _table2_rows(budget: str) -> list[list]:
             if m in progress:
                 recs = progress[m]
                 status += f" (in progress: iteration {recs[0]['step']} of {configs[m][0].num_steps})"
-            rows.append([f"2D Table 2: {label}", claim, "—", budget, status, "2D chapter"])
+            rows.append([f"2D Table 2: {label}", claim, "—", budget, status, "2D chapter", "—"])
             continue
         res = experiments.run_section("02_2d", {m: configs[m]}, budget, train=False)[m]
         v = np.array([r["final"]["covered_modes"] for r in res], dtype=float)
         ours = f"{report.mean_std(v)} modes"
         verdict = report.compare_with_paper(v, mean, std)["text"] if budget != "smoke" else NO_SMOKE_VERDICT
-        rows.append([f"2D Table 2: {label}", claim, ours, budget, verdict, "2D chapter"])
+        rows.append([f"2D Table 2: {label}", claim, ours, budget, verdict, "2D chapter", seeds_behind({m: res})])
     return rows
 
 
@@ -196,13 +235,14 @@ def _timing_row() -> list:
              f"ratio {paper.GM_TIMING_MS['with_gm'] / paper.GM_TIMING_MS['without_gm']:.2f} (GTX 1080 Ti)")
     t = experiments.stored_benchmark("gm_timing")
     if t is None:
-        return ["Cost of GM (CIFAR CNN, batch 64)", claim, "—", "cpu", "not run here yet", "Table 3 chapter"]
+        return ["Cost of GM (CIFAR CNN, batch 64)", claim, "—", "cpu", "not run here yet", "Table 3 chapter", "—"]
     ms, ratio = t["ms"], t["ratio"]
     ours = (f"{ms['gm_linear']:.0f} vs {ms['without_gm']:.0f} ms, ratio {ratio['gm_linear']:.2f} "
             f"(double backward: {ratio['gm_double']:.2f}; CPU, {t['threads']} thread)")
     verdict = ("reproduced: an overhead of the paper's size" if ratio["gm_linear"] <= 1.3
                else "partly: GM costs more here (ratio above the paper's)")
-    return ["Cost of GM (CIFAR CNN, batch 64)", claim, ours, "cpu", verdict, "Table 3 chapter"]
+    return ["Cost of GM (CIFAR CNN, batch 64)", claim, ours, "cpu", verdict, "Table 3 chapter",
+            "— (a timing, no training seeds)"]
 
 
 def _gpu_progress(row: list, section: str) -> list:
@@ -214,8 +254,10 @@ def _gpu_progress(row: list, section: str) -> list:
 
 
 def verdict_rows(budget: str = "cpu") -> list[list]:
-    """One row per claim; the budget column says which budget each row was judged at: the 1D and 2D rows show
-    their cpu runs at the gpu budget (they have no gpu plan), each image row its section's best stored budget."""
+    """One row per claim: [claim, paper, ours, budget, verdict, chapter, seeds]; the seeds are those of the stored
+    runs the verdict is judged on (``seeds_behind``). The budget column says which budget each row was judged at:
+    the 1D and 2D rows show their cpu runs at the gpu budget (they have no gpu plan), each image row its section's
+    best stored budget."""
     rows = [_toy1d_row(experiments.shown_budget("01_1d", budget))]
     rows += _table2_rows(experiments.shown_budget("02_2d", budget))
     rows.append(_gpu_progress(_ablation_row(experiments.shown_budget("03_ablation", budget)), "03_ablation"))
@@ -225,15 +267,15 @@ def verdict_rows(budget: str = "cpu") -> list[list]:
                                "not run here: configured at the paper budget only (too slow on CPU)")):
         v = paper.TABLE3["gngan"][col]
         shown = f"{v[0]} ± {v[1]}" if isinstance(v, tuple) else f"{v}"
-        rows.append([f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "Table 3 chapter"])
+        rows.append([f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "Table 3 chapter", "—"])
     rows.append(_gpu_progress(_fig7_row(experiments.shown_budget("05_gan_ne_gm", budget)), "05_gan_ne_gm"))
     rows.append(_timing_row())
     return rows
 
 
 def verdict_table(budget: str = "cpu") -> str:
-    rows = [[*r[:5], f"[{r[5]}]({CHAPTERS[r[5]]})"] for r in verdict_rows(budget)]
-    return report.markdown_table(["claim", "paper", "ours", "budget", "verdict", "chapter"], rows)
+    rows = [[*r[:4], r[6], r[4], f"[{r[5]}]({CHAPTERS[r[5]]})"] for r in verdict_rows(budget)]
+    return report.markdown_table(["claim", "paper", "ours", "budget", "seeds", "verdict", "chapter"], rows)
 
 
 # A yardstick from outside the paper: the FID an unconditional CNN GAN reaches on CIFAR-10 after a number of generator

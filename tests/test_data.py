@@ -24,3 +24,26 @@ def test_priors_and_reproducibility():
     u = sample_prior("uniform", 1000, 2, g())
     assert u.min() >= -1 and u.max() <= 1 and u.shape == (1000, 2)
     torch.testing.assert_close(sample_prior("normal", 4, 3, g()), sample_prior("normal", 4, 3, g()))
+
+
+def test_cifar10_train_loads_the_source_asked_for_and_records_it(monkeypatch):
+    import pytest
+
+    from gngan import data, images
+
+    asked = []
+
+    def fake(split, source, download):
+        asked.append((split, source, download))
+        return torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64)
+
+    monkeypatch.setattr(images, "cifar10", fake)
+    monkeypatch.setenv(data.CIFAR10_SOURCE_ENV, "torchvision")
+    assert data.cifar10_train().source == "torchvision"  # the exact data, downloaded when absent
+    monkeypatch.setenv(data.CIFAR10_SOURCE_ENV, "jpeg")
+    assert data.make_dataset("cifar10").source == "jpeg"
+    assert data.cifar10_train("torchvision").source == "torchvision"  # an argument wins over the variable
+    assert asked == [("train", "torchvision", True), ("train", "jpeg", False), ("train", "torchvision", True)]
+    monkeypatch.setenv(data.CIFAR10_SOURCE_ENV, "imagenet")
+    with pytest.raises(ValueError, match="unknown CIFAR-10 source 'imagenet'"):
+        data.cifar10_train()

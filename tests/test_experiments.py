@@ -290,3 +290,76 @@ def test_shown_budget_is_gpu_only_when_every_gpu_run_is_stored(tmp_path):
     assert experiments.shown_budget("02_2d", "smoke", root=tmp_path) == "smoke"
     with pytest.raises(ValueError, match="unknown budget"):
         experiments.shown_budget(section, "tpu", root=tmp_path)
+
+
+# ------------------------------------------------------------------ issue #18: seeds, data source, SN-GAN's loss
+
+def test_paper_budget_gives_the_ordering_claims_three_seeds():
+    for section in ("03_ablation", "05_gan_ne_gm"):
+        for method, cfgs in experiments.image_configs(section, "paper").items():
+            assert [c.seed for c in cfgs] == [0, 1, 2], (section, method)
+    assert [c.seed for c in experiments.image_configs("04_table3", "paper")["sngan"]] == [0]
+
+
+def test_sngan_config_says_the_hinge_loss_it_trains_with():
+    sngan = experiments.image_configs("04_table3", "cpu")["sngan"][0]
+    assert sngan.dis_loss == "hinge"
+    with pytest.raises(ValueError, match="dis_loss='log': SN-GAN's discriminator always trains with the hinge"):
+        sngan.replace(dis_loss="log")
+    # the stored cpu run (trained with the hinge loss whatever its config said) now says so, and loads
+    d = run_dir("04_table3", "cpu", "sngan", 0)
+    if (d / "result.json").exists():
+        run_section("04_table3", {"sngan": [sngan]}, "cpu", train=False)
+
+
+def test_data_source_follows_the_budget_unless_asked(monkeypatch):
+    monkeypatch.delenv("GNGAN_CIFAR10_SOURCE", raising=False)
+    assert [experiments.data_source_for(b) for b in ("smoke", "cpu", "gpu", "paper")] == ["jpeg"] * 3 + ["torchvision"]
+    assert experiments.data_source_for("paper", "jpeg") == "jpeg"
+    monkeypatch.setenv("GNGAN_CIFAR10_SOURCE", "jpeg")
+    assert experiments.data_source_for("paper") == "jpeg"
+    assert experiments.data_source_for("cpu", "torchvision") == "torchvision"
+    assert experiments.use_data_source("paper", "torchvision") == "torchvision"
+    import os
+
+    assert os.environ["GNGAN_CIFAR10_SOURCE"] == "torchvision"
+
+
+def test_bad_data_source_fails_with_one_line():
+    with pytest.raises(experiments.ParameterError, match="data_source='auto' is not one of") as info:
+        experiments.check_parameters("paper", "cpu", data_source="auto")
+    assert "\n" not in str(info.value)
+    experiments.check_parameters("paper", "cpu", data_source="jpeg")
+
+
+def test_paper_budget_refuses_to_fall_back_to_the_jpeg_mirror(tmp_path, monkeypatch):
+    from gngan import images
+
+    monkeypatch.delenv("GNGAN_CIFAR10_SOURCE", raising=False)
+    asked = []
+
+    def offline(split, source, download):
+        asked.append((source, download))
+        raise images.DatasetNotFoundError("torchvision CIFAR-10 not found (URLError: no network)")
+
+    monkeypatch.setattr(images, "cifar10", offline)
+    configs = experiments.image_configs("05_gan_ne_gm", "paper", methods=["gan"])
+    with pytest.raises(experiments.DataSourceError, match="the paper budget trains on the exact CIFAR-10") as info:
+        run_section("05_gan_ne_gm", configs, "paper", root=tmp_path)
+    assert "-p data_source jpeg" in str(info.value) and "\n" not in str(info.value)
+    assert asked == [("torchvision", True)]  # it tried the download, and trained nothing
+    assert not (tmp_path / "05_gan_ne_gm").exists()
+
+
+def test_stored_image_runs_must_have_trained_on_the_source_asked_for(tmp_path):
+    import json
+    cfg = experiments.image_configs("05_gan_ne_gm", "cpu", methods=["gan"])["gan"][0]
+    d = run_dir("05_gan_ne_gm", "cpu", "gan", 0, root=tmp_path)
+    d.mkdir(parents=True)
+    hist = [{"step": 0, "fid": 400.0}, {"step": cfg.num_steps, "fid": 300.0, "data_source": "jpeg"}]
+    (d / "result.json").write_text(json.dumps({"manifest": {"config": cfg.to_dict(), "seed": 0}, "history": hist}))
+    got = run_section("05_gan_ne_gm", {"gan": [cfg]}, "cpu", root=tmp_path, train=False)
+    assert got["gan"][0]["final"]["data_source"] == "jpeg"
+    with pytest.raises(experiments.DataSourceError, match="gan/seed0 was trained on CIFAR-10 source 'jpeg', not "
+                                                          "'torchvision' as asked"):
+        run_section("05_gan_ne_gm", {"gan": [cfg]}, "cpu", root=tmp_path, train=False, data_source="torchvision")

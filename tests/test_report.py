@@ -376,3 +376,18 @@ def test_manifest_names_the_gpu_of_a_gpu_run():
     run = _result(0, [0])
     run["manifest"].update(device="cuda", device_name="NVIDIA H200")
     assert report.manifest_rows({"m": [run]}, {})[0][3] == "cuda (NVIDIA H200)"
+
+
+def test_budget_line_names_the_data_source():
+    from gngan import experiments
+
+    configs = experiments.image_configs("05_gan_ne_gm", "cpu")
+    line = report.budget_line("cpu", "cpu", configs, 2.25, "jpeg")
+    assert line == ("budget=cpu: 4 methods, seeds [0], 1000 iterations, width 0.5, FID of 1000 generated vs 10000 real "
+                    "images every 200 iterations; data: the offline JPEG-q75 mirror of CIFAR-10 (lossy: FIDs not on "
+                    "the paper's scale); estimated 2.2 CPU-hours (one thread) to train them all")
+    paper = experiments.image_configs("03_ablation", "paper", methods=["gngan_ne_gm"])
+    assert report.budget_line("paper", "cpu", paper, None, "torchvision").endswith(
+        "seeds [0, 1, 2], 350000 iterations, width 1.0, FID of 5000 generated vs 10000 real images every 10000 "
+        "iterations; data: the exact CIFAR-10 (torchvision's files; downloaded when online)")
+    assert report.budget_line("paper", "cpu", paper, None, "torchvision").startswith("budget=paper (asked: cpu): 1 methods")

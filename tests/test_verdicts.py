@@ -69,7 +69,7 @@ def test_every_claim_has_a_row():
     assert len(names) == 1 + len(paper.TABLE2) + 1 + 3 + 1 + 1
 
 
-def _store(root, section, budget, method, cfg, curve):
+def _store(root, section, budget, method, cfg, curve, data_source="jpeg"):
     import json as _json
 
     from gngan.experiments import run_dir
@@ -77,6 +77,7 @@ def _store(root, section, budget, method, cfg, curve):
     d = run_dir(section, budget, method, cfg.seed, root=root)
     d.mkdir(parents=True)
     hist = [{"step": 200 * i, "fid": v} for i, v in enumerate(curve)]
+    hist[-1]["data_source"] = data_source  # as evaluate_images records at a run's last evaluation
     (d / "result.json").write_text(_json.dumps({"manifest": {"config": cfg.to_dict()}, "final": hist[-1],
                                                 "history": hist}))
 
@@ -229,6 +230,7 @@ def _store_gpu(root, section, method, cfg, curve):
     d = experiments.run_dir(section, "gpu", method, cfg.seed, root=root)
     d.mkdir(parents=True)
     hist = [{"step": cfg.eval_every * i, "fid": v} for i, v in enumerate(curve)]
+    hist[-1]["data_source"] = "jpeg"
     man = {"config": cfg.to_dict(), "seed": cfg.seed, "num_steps": cfg.num_steps, "trained_together": [cfg.seed],
            "device": "cuda", "device_name": "NVIDIA H200", "wall_time_s": 600.0}
     (d / "result.json").write_text(json.dumps({"manifest": man, "history": hist}))
@@ -287,3 +289,45 @@ def test_table3_at_the_gpu_budget_is_judged_on_its_own_sample_count(tmp_path, mo
     assert verdicts.table3_explained("gpu").startswith(
         "**Verdict** (gpu budget, stored runs, final FID at 20,000 iterations): GN-GAN (+NE+GM, hinge) 60.0; the "
         "lowest other, Dist-GAN (hinge), 70.0; difference +10.0")
+
+
+def test_table3_level_caveat_follows_the_stored_runs(tmp_path, monkeypatch):
+    """The "(JPEG data, 1K samples)" of the Table 3 verdict comes from the runs: their recorded data source and
+    their number of generated images."""
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+    cfg = experiments.image_configs("04_table3", "cpu")["gngan_hinge"][0]
+
+    def run(source, fid_fake):
+        final = {"step": 1000, "fid": 50.0, **({} if source is None else {"data_source": source})}
+        return {"manifest": {"config": cfg.replace(fid_fake=fid_fake).to_dict()}, "final": final}
+
+    assert verdicts.unlike_the_paper([run("jpeg", 1000)]) == ["JPEG data", "1K samples"]
+    assert verdicts.unlike_the_paper([run("torchvision", 5000)]) == []
+    assert verdicts.unlike_the_paper([run("torchvision", 5000), run(None, 5000)]) == ["data source not recorded"]
+    curves = {"gngan_hinge": [400, 90, 80, 61, 59, 60], "distgan_hinge": [400, 90, 80, 71, 69, 70],
+              "sngan": [400, 90, 80, 81, 79, 80], "wgangp": [400, 90, 80, 81, 79, 80], "gangp": [400, 90, 80, 81, 79, 80]}
+    for m, cfgs in experiments.image_configs("04_table3", "cpu").items():
+        _store(tmp_path, "04_table3", "cpu", m, cfgs[0], curves[m], data_source="torchvision")
+    assert verdicts._table3_row("cpu")[4] == "partly: lowest FID at this early budget, level not comparable (1K samples)"
+
+
+def test_the_verdict_page_states_the_seeds_behind_each_verdict(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+    ablation = {"gngan_orig": [(400, 300), (400, 310)], "gngan_ne": [(400, 250), (400, 255)],
+                "gngan_gm": [(400, 240), (400, 245)], "gngan_ne_gm": [(400, 200), (400, 210)],
+                "distgan": [(400, 290), (400, 300)]}
+    for m, cfgs in experiments.image_configs("03_ablation", "cpu").items():
+        for cfg, curve in zip(cfgs, ablation[m]):
+            _store(tmp_path, "03_ablation", "cpu", m, cfg, list(curve))
+    assert verdicts._ablation_row("cpu")[6] == "0, 1 (2 each)"
+    assert verdicts._fig7_row("cpu")[6] == "—"
+    table = verdicts.verdict_table("cpu")
+    assert "| claim | paper | ours | budget | seeds | verdict | chapter |" in table
+    assert "| cpu | 0, 1 (2 each) | reproduced (early training only)" in table
+    # +GM with one of its two seeds: the verdict is judged on the complete methods only, and says so
+    shutil.rmtree(experiments.run_dir("03_ablation", "cpu", "gngan_gm", 1, root=tmp_path))
+    assert verdicts._ablation_row("cpu")[6] == "0, 1 (2 each)"
+    run = lambda s: {"manifest": {"config": {"seed": s}}}  # noqa: E731
+    assert verdicts.seeds_behind({"a": [run(s) for s in range(10)]}) == "0–9 (10)"
+    assert verdicts.seeds_behind({"gan": [run(0)], "gan_ne": [run(0), run(2)]}) == "GAN: 0; GAN+NE: 0, 2"
+    assert verdicts.seeds_behind({}) == "—"
