@@ -79,6 +79,24 @@ def test_grid2d_stats_balanced_and_unbalanced():
     assert s["tv_true"] == pytest.approx(20 * 0.005 + 0.2 + 0.1)
     # differential: 20 |1/20 - 1/25| + 5/25
     assert s["tv_differential"] == pytest.approx(20 * 0.01 + 0.2)
+    # the authors' count (evaluate_toydata of the Dist-GAN code): every point within the radius, the 10 at the
+    # missed mode too; covered modes are the same either way
+    assert s["registered_points_authors"] == 1810
+
+
+def test_registered_points_rules_by_hand():
+    from gngan.metrics import register_modes
+
+    centers = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    # 3 points at mode 0, 1 at mode 1 (below min_points 2: missed), 1 just outside mode 2's radius, 1 far away
+    samples = [[0.0, 0.05], [0.05, 0.0], [-0.05, 0.0], [1.0, 0.09], [0.0, 1.11], [5.0, 5.0]]
+    np.testing.assert_array_equal(register_modes(samples, centers, radius=0.1, min_points=2), [3, 0, 0])
+    np.testing.assert_array_equal(register_modes(samples, centers, radius=0.1, min_points=2, rule="authors"),
+                                  [3, 1, 0])
+    s = grid2d_stats(samples, centers, 0.1, min_points=2)
+    assert (s["covered_modes"], s["registered_points"], s["registered_points_authors"]) == (1, 3, 4)
+    with pytest.raises(ValueError, match="rule='theirs'"):
+        register_modes(samples, centers, radius=0.1, rule="theirs")
 
 
 # --------------------------------------------------------------------------------------------------
