@@ -331,8 +331,10 @@ class Orchestrator:
         self.log(f"stopping {run.name}: {why}")
 
     def watch(self) -> dict:
-        """Until every worker has exited: measure the aggregate FLOP rate, stop what cannot finish."""
-        last, samples = None, []
+        """Until every worker has exited: measure the aggregate FLOP rate, stop what cannot finish. The rate
+        the stop rule uses is the mean since the warm-up ended, not the last window's: evaluations pause
+        single runs at different times, and a stop cannot be undone."""
+        last, first, samples = None, None, []
         stopped: set[str] = set()
         while any(p.poll() is None for p in self.procs.values()):
             time.sleep(min(self.check_every_s, 2.0))
@@ -350,15 +352,17 @@ class Orchestrator:
             if last is None or now - last[0] >= self.check_every_s:
                 if last is not None:
                     done = sum((state[s]["step"] - last[1][s]["step"]) * self.flops[s] for s in state)
-                    rate = done / (now - last[0])
-                    samples.append({"t": round(now - self.started, 1), "flop_per_s": rate,
+                    samples.append({"t": round(now - self.started, 1), "flop_per_s": done / (now - last[0]),
                                     "iterations_per_s": sum(state[s]["step"] - last[1][s]["step"] for s in state)
                                     / (now - last[0])})
+                    rate = sum((state[s]["step"] - first[1][s]["step"]) * self.flops[s] for s in state) \
+                        / (now - first[0])
                     live = {s: st for s, st in state.items() if s not in stopped}
                     for slug in runs_to_stop(live, self.flops, rate, self.deadline - now - self.reserve_s):
                         self.stop(slug, f"would not finish by the deadline at the measured {rate / 1e12:.1f} TFLOP/s")
                         stopped.add(slug)
                 last = (now, state)
+                first = first or last
         return {"throughput": samples, "events": self.events}
 
     def _reap(self, now: float, grace_s: float = 30.0) -> None:
@@ -426,6 +430,7 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
               "tiny": tiny, "budget": BUDGET, "commit": source_commit(), "machine": machine_facts(device)}
     log(f"machine: {json.dumps(record['machine'])}")
     log(f"code: {record['commit']}")
+    record["data_source"] = experiments.use_data_source(BUDGET)  # the workers inherit it
     todo = pending_runs(budget_runs(tiny, sections, methods), root)
     record["planned"] = [r.name for r in todo]
     if not todo:
