@@ -283,7 +283,7 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
 
 
 def precision_recall_density_coverage(real_features, fake_features, k: int = 5, *,
-                                      chunk_rows: int = 1024) -> dict[str, float]:
+                                      chunk_rows: int = 1024, real_radii=None) -> dict[str, float]:
     """Precision, recall, density and coverage of Naeem et al. 2020, "Reliable Fidelity and Diversity
     Metrics for Generative Models" (ICML), as their ``prdc`` package (0.2) computes them.
 
@@ -299,7 +299,8 @@ def precision_recall_density_coverage(real_features, fake_features, k: int = 5, 
 
     Computed in float64 on real_features' device (CPU or CUDA), ``chunk_rows`` rows of each distance
     matrix at a time, so memory stays ~chunk_rows x max(N, M) x 8 bytes per temporary. Returns a dict of
-    four floats.
+    four floats. ``real_radii``: the r_i of these real features and this k (``knn_radii``), when already
+    computed: a run's evaluations share one real set, and its N x N distances cost the most.
     """
     x = torch.as_tensor(real_features)
     y = torch.as_tensor(fake_features)
@@ -320,18 +321,13 @@ def precision_recall_density_coverage(real_features, fake_features, k: int = 5, 
         d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
         return d2.clamp_min_(0).sqrt_()
 
-    def kth_radii(a):
-        out = torch.empty(len(a), dtype=torch.float64, device=a.device)
-        for i in range(0, len(a), chunk_rows):
-            d = distances(a[i:i + chunk_rows], a)
-            # a sample's distance to itself is 0 exactly (the expansion above can leave ~1e-7): it is
-            # the smallest of its row, so the (k+1)-th smallest is the k-th nearest other sample
-            rows = torch.arange(len(d), device=a.device)
-            d[rows, rows + i] = 0
-            out[i:i + chunk_rows] = d.topk(k + 1, dim=1, largest=False).values[:, k]
-        return out
-
-    r, s = kth_radii(x), kth_radii(y)
+    if real_radii is None:
+        r = knn_radii(x, k, chunk_rows)
+    else:
+        r = torch.as_tensor(real_radii).to(device=x.device, dtype=torch.float64)
+        if r.shape != (len(x),):
+            raise ValueError(f"real_radii has shape {tuple(r.shape)}, not ({len(x)},): one radius per real sample")
+    s = knn_radii(y, k, chunk_rows)
     in_real_balls = torch.zeros(len(y), dtype=torch.float64, device=x.device)
     recalled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     covered = torch.zeros(len(x), dtype=torch.bool, device=x.device)
@@ -345,6 +341,24 @@ def precision_recall_density_coverage(real_features, fake_features, k: int = 5, 
             "recall": recalled.double().mean().item(),
             "density": (in_real_balls.sum() / (k * len(y))).item(),
             "coverage": covered.double().mean().item()}
+
+
+def knn_radii(features, k: int = 5, chunk_rows: int = 1024) -> torch.Tensor:
+    """(N,) float64 distances from each of ``features`` (N, D) to its k-th nearest other sample: the real
+    radii r_i of :func:`precision_recall_density_coverage`, to compute once per real set."""
+    x = torch.as_tensor(features).to(torch.float64)
+    if x.ndim != 2 or not 1 <= k < len(x):
+        raise ValueError(f"need features (N, D) with 1 <= k < N; got {tuple(x.shape)} and k={k}")
+    out = torch.empty(len(x), dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), chunk_rows):
+        a = x[i:i + chunk_rows]
+        d = ((a * a).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * a @ x.T).clamp_min_(0).sqrt_()
+        # the expansion can leave a sample ~1e-7 from itself: set 0, the row's smallest, so the (k+1)-th
+        # smallest is the k-th nearest other sample
+        rows = torch.arange(len(d), device=x.device)
+        d[rows, rows + i] = 0
+        out[i:i + chunk_rows] = d.topk(k + 1, dim=1, largest=False).values[:, k]
+    return out
 
 
 EVALUATORS = {"gauss1d": evaluate_gauss1d, "grid2d": evaluate_grid2d, "cifar10": evaluate_images,

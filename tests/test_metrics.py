@@ -138,3 +138,18 @@ def test_prdc_errors_are_one_clear_line():
         precision_recall_density_coverage(x, x, k=0)
     with pytest.raises(ValueError, match="NaN"):
         precision_recall_density_coverage(x, torch.full((10, 4), float("nan")))
+
+
+def test_prdc_with_precomputed_real_radii_is_the_same():
+    """A run's evaluations share one real set: its radii, computed once, give the same four numbers."""
+    from gngan.metrics import knn_radii, precision_recall_density_coverage
+
+    g = torch.Generator().manual_seed(5)
+    real, fake = torch.randn(60, 4, generator=g), torch.randn(40, 4, generator=g) + 0.3
+    direct = precision_recall_density_coverage(real, fake, k=3, chunk_rows=7)
+    radii = knn_radii(real, k=3)
+    brute = torch.cdist(real.double(), real.double()).sort(dim=1).values[:, 3]
+    torch.testing.assert_close(radii, brute)
+    assert precision_recall_density_coverage(real, fake, k=3, real_radii=radii) == direct
+    with pytest.raises(ValueError, match="one radius per real sample"):
+        precision_recall_density_coverage(real, fake, k=3, real_radii=radii[:5])
