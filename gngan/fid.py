@@ -380,6 +380,19 @@ def weights_source(weights: str | os.PathLike | None = None) -> Path | None:
     return None if weights is None else Path(weights)
 
 
+def weights_id(weights: str | os.PathLike | None = None) -> str:
+    """Which Inception weights FID features come from: "pytorch-fid" (the full-precision file of
+    :func:`ensure_inception_weights`), or "<scheme> <tensors hash prefix>" for a compact file (``weights``, else
+    ``$GNGAN_INCEPTION_WEIGHTS``). Cached reference statistics record it, and are recomputed when it differs."""
+    source = weights_source(weights)
+    if source is None:
+        return "pytorch-fid"
+    obj = torch.load(source, map_location="cpu", weights_only=True) if source.is_file() else None
+    if _is_compact(obj):
+        return f"{obj['scheme']} {str(obj.get('tensors_sha256'))[:16]}"
+    return f"file {source.name}"
+
+
 # --------------------------------------------------------------------------------------------- features
 
 _MODELS: dict[tuple, torch.nn.Module] = {}
@@ -503,16 +516,20 @@ def inception_features(images, batch_size: int = 64, device=None, precision: str
     fast: channels-last inputs and the batch-norm-folded network (default); False runs pytorch-fid's
     module as it is, in NCHW (the reference; slower).
     weights: the weights file (see :func:`inception_model`), e.g. a compact one of :func:`save_compact_weights`.
-    Features depend on ``batch_size`` and ``fast`` only at float32 rounding level (~1e-5).
+    Features depend on ``batch_size`` and ``fast`` only at float32 rounding level (~1e-5). On a GPU the
+    convolutions run in float32 (TF32 off for the call, whatever the process's flags).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {PRECISIONS}")
+    from gngan.steps import precision_flags
+
     x = as_uint8_images(images)
     device = _device(device)
     model = inception_model(device, fast, weights)
     out = np.empty((len(x), FID_DIMS), dtype=np.float64)
     fmt = torch.channels_last if fast else torch.contiguous_format
-    with _threads(num_threads), torch.inference_mode():
+    # float32 convolutions whatever the caller's flags (PyTorch's cuDNN default, or a run training in TF32)
+    with _threads(num_threads), torch.inference_mode(), precision_flags("fp32"):
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size].to(device).contiguous(memory_format=fmt)
             xb = xb.to(torch.float32).div_(255)
@@ -533,6 +550,8 @@ class FIDStats:
     n: int
     images_sha256: str = ""
     precision: str = "fp32"
+    weights: str = "pytorch-fid"  # which Inception weights (weights_id), for statistics read from a cache
+    device: str = ""  # where the features were computed ("" when not recorded)
 
     @classmethod
     def from_features(cls, features: np.ndarray, images_sha256: str = "", precision: str = "fp32") -> "FIDStats":
@@ -597,38 +616,64 @@ def image_stats(images, **kwargs) -> FIDStats:
     return FIDStats.from_features(inception_features(images, **kwargs), images_sha256(images), precision)
 
 
-def reference_stats(name: str, images=None, cache_dir: str | os.PathLike | None = None, **kwargs) -> FIDStats:
+def reference_stats(name: str, images=None, cache_dir: str | os.PathLike | None = None,
+                    with_features: bool = False, **kwargs):
     """Statistics of a reference image set, cached in ``<cache_dir>/fid_stats_<name>.npz`` (default
-    ``<repo>/data``) with mu, sigma, n, the images' sha256 and the precision.
+    ``<repo>/data``) with mu, sigma, n, the images' sha256, the precision, the Inception weights
+    (:func:`weights_id`) and the device they were computed on.
 
-    With ``images``: returns the cache when it was computed from the same images (same hash) and
-    precision, else computes the statistics and (re)writes the cache. Without: loads the cache or raises
-    FileNotFoundError. Keyword arguments go to :func:`inception_features`.
+    With ``images``: returns the cache when it was computed from the same images (same hash), precision and
+    weights, else computes the statistics and (re)writes the cache. Without: loads the cache or raises
+    FileNotFoundError. ``with_features``: also the features themselves, float32 (N, 2048), cached beside the
+    statistics in ``fid_features_<name>.npy`` (precision/recall need them), returned as ``(stats, features)``.
+    Keyword arguments go to :func:`inception_features`.
     """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"reference name {name!r} must be made of letters, digits, '_', '-', '.'")
-    path = Path(cache_dir if cache_dir is not None else CACHE_DIR) / f"fid_stats_{name}.npz"
+    folder = Path(cache_dir if cache_dir is not None else CACHE_DIR)
+    path, features_path = folder / f"fid_stats_{name}.npz", folder / f"fid_features_{name}.npy"
     precision = kwargs.get("precision", "fp32")
     cached = None
     if path.is_file():
         with np.load(path) as f:
-            cached = FIDStats(f["mu"], f["sigma"], int(f["n"]), str(f["images_sha256"]), str(f["precision"]))
+            # caches written before weights and device were recorded were computed with pytorch-fid's file
+            cached = FIDStats(f["mu"], f["sigma"], int(f["n"]), str(f["images_sha256"]), str(f["precision"]),
+                              str(f["weights"]) if "weights" in f else "pytorch-fid",
+                              str(f["device"]) if "device" in f else "")
     if images is None:
         if cached is None:
             raise FileNotFoundError(f"no cached FID statistics {path}; call reference_stats({name!r}, images) once")
+        if with_features:
+            if not features_path.is_file():
+                raise FileNotFoundError(f"no cached reference features {features_path}; call "
+                                        f"reference_stats({name!r}, images, with_features=True) once")
+            return cached, np.load(features_path)
         return cached
     digest = images_sha256(images)
-    if cached is not None and cached.images_sha256 == digest and cached.precision == precision:
-        return cached
-    if cached is not None:
-        warnings.warn(f"{path} was computed from other images or precision; recomputing it", stacklevel=2)
+    weights = weights_id(kwargs.get("weights"))
+    if (cached is not None and cached.images_sha256 == digest and cached.precision == precision
+            and cached.weights == weights):
+        if not with_features:
+            return cached
+        if features_path.is_file():
+            features = np.load(features_path)
+            if len(features) == cached.n:
+                return cached, features
+    elif cached is not None:
+        warnings.warn(f"{path} was computed from other images, precision or weights; recomputing it", stacklevel=2)
     # The only output for many minutes on a CPU (10K images: ~19 min on one core), so say what is happening.
     print(f"gngan: computing FID statistics of {len(images):,} reference images '{name}' (once; cached in {path})",
           file=sys.stderr, flush=True)
-    stats = FIDStats.from_features(inception_features(images, **kwargs), digest, precision)
+    features = inception_features(images, **kwargs)
+    device = str(_device(kwargs.get("device")))
+    stats = FIDStats.from_features(features, digest, precision)
+    stats.weights, stats.device = weights, device
+    features32 = features.astype(np.float32)
+    _images.atomic_save(features_path, lambda f: np.save(f, features32))
     _images.atomic_save(path, lambda f: np.savez(f, mu=stats.mu, sigma=stats.sigma, n=stats.n,
-                                                 images_sha256=stats.images_sha256, precision=stats.precision))
-    return stats
+                                                 images_sha256=stats.images_sha256, precision=stats.precision,
+                                                 weights=stats.weights, device=stats.device))
+    return (stats, features32) if with_features else stats
 
 
 def fid(images_a, images_b, method: str = "sqrtm", **kwargs) -> float:

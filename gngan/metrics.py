@@ -235,14 +235,26 @@ def fid_reference_images(dataset, n: int) -> torch.Tensor:
     return dataset.images[idx.sort().values]
 
 
-def fid_reference(dataset, n: int, device=None):
+def fid_reference(dataset, n: int, device=None, with_features: bool = False):
     """Cached Inception statistics of :func:`fid_reference_images` (``data/fid_stats_<name>-train-<n>.npz``,
-    recomputed when the images differ, e.g. the JPEG mirror vs torchvision's exact files); computed on
-    ``device`` (default: a GPU when there is one)."""
+    recomputed when the images or the Inception weights differ, e.g. the JPEG mirror vs torchvision's exact
+    files); computed on ``device`` (default: a GPU when there is one). ``with_features``: (stats, features)."""
     from gngan import fid
 
     return fid.reference_stats(f"{dataset.name}-train-{n}", fid_reference_images(dataset, n), batch_size=100,
-                               device=device)
+                               device=device, with_features=with_features)
+
+
+PRDC_K = 5  # Naeem et al.'s (and the prdc package's) default number of neighbours
+_REAL_RADII: dict[tuple, torch.Tensor] = {}
+
+
+def _real_radii(features: torch.Tensor, key: tuple) -> torch.Tensor:
+    """knn_radii of a reference set, computed once per process (every evaluation of a run shares them)."""
+    if key not in _REAL_RADII:
+        _REAL_RADII.clear()
+        _REAL_RADII[key] = knn_radii(features, PRDC_K)
+    return _REAL_RADII[key]
 
 
 def generate_images(net_G, config, seed: int, n: int, device, batch_size: int = 250) -> torch.Tensor:
@@ -259,7 +271,9 @@ def generate_images(net_G, config, seed: int, n: int, device, batch_size: int = 
 
 def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) -> list[dict]:
     """FID of ``config.fid_fake`` generated images against ``config.fid_real`` real training images
-    (pytorch-fid's Inception and Frechet distance); at the last step also a PNG grid of 64 samples."""
+    (pytorch-fid's Inception and Frechet distance), and from the same features precision, recall, density
+    and coverage (k = PRDC_K); at the last step also a PNG grid of 64 samples and which data and Inception
+    weights the numbers come from."""
     import base64
     import time
 
@@ -268,15 +282,21 @@ def evaluate_images(nets, dataset, config, seeds: list[int], step: int, device) 
 
     (seed,) = seeds
     start = time.perf_counter()
-    ref = fid_reference(dataset, config.fid_real, device)
+    ref, real = fid_reference(dataset, config.fid_real, device, with_features=True)
     fake = generate_images(nets.net_G, config, seed, config.fid_fake, device)
     # "eigh": pytorch-fid's Frechet distance to ~1e-7 relative (tests/test_fid.py), 10x faster than sqrtm
     features = fid.inception_features(fake, batch_size=100, device=device)
     value = fid.fid_from_features(fid.FIDStats.from_features(features), ref, method="eigh")
-    rec = {"fid": round(value, 4), "eval_seconds": round(time.perf_counter() - start, 1)}
+    real = torch.as_tensor(real).to(device)
+    prdc = precision_recall_density_coverage(
+        real, torch.as_tensor(features), PRDC_K,
+        real_radii=_real_radii(real, (ref.images_sha256, ref.weights, str(device), PRDC_K)))
+    rec = {"fid": round(value, 4), **{k: round(v, 4) for k, v in prdc.items()},
+           "eval_seconds": round(time.perf_counter() - start, 1)}
     if step == config.num_steps:
         rec["data_source"] = getattr(dataset, "source", "")
         rec["fid_reference_sha256"] = ref.images_sha256
+        rec["fid_weights"] = ref.weights
         png = grid_png(fake[:FINAL_GRID_IMAGES], nrow=8, padding=1, pad_value=255)
         rec["samples_png"] = base64.b64encode(png).decode("ascii")
     return [rec]

@@ -359,6 +359,24 @@ def test_reference_stats_cached_by_image_hash(tmp_path, monkeypatch, capsys):
         fid.fid(bf, s3)
 
 
+def test_reference_stats_record_weights_and_device_and_keep_features(tmp_path, monkeypatch):
+    """The cache says which Inception weights and device made it, is recomputed for other weights (a compact
+    file on the GPU machine), and keeps the features for precision/recall."""
+    calls = []
+    monkeypatch.setattr(fid, "inception_features", _fake_features(calls))
+    x = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    stats, feats = fid.reference_stats("toy", x, cache_dir=tmp_path, with_features=True, device="cpu")
+    assert (stats.weights, stats.device) == ("pytorch-fid", "cpu") and calls == [6]
+    np.testing.assert_array_equal(feats, _fake_features([])(x).astype(np.float32))
+    again, feats2 = fid.reference_stats("toy", x, cache_dir=tmp_path, with_features=True)
+    assert calls == [6] and (again.weights, again.device) == ("pytorch-fid", "cpu")
+    np.testing.assert_array_equal(feats2, feats)
+    monkeypatch.setattr(fid, "weights_id", lambda weights=None: "int8 0123456789abcdef")
+    with pytest.warns(UserWarning, match="weights"):
+        other = fid.reference_stats("toy", x, cache_dir=tmp_path)
+    assert calls == [6, 6] and other.weights == "int8 0123456789abcdef"
+
+
 # ------------------------------------------------------------------------------------- the CLI (slow)
 
 def _frechet_by_hand(fa: np.ndarray, fb: np.ndarray) -> float:

@@ -99,6 +99,9 @@ def test_gpu_run_sh_trains_and_packs_within_the_device_limits(finished):
     assert not any(n.endswith(("metrics.jsonl", ".pt", ".lock")) for n in names)  # finished: the log is in result.json
     assert [h["step"] for h in result["history"]] == [0, 3, 6]
     assert all(h["fid"] > 0 for h in result["history"])
+    for h in result["history"]:  # precision/recall from the same Inception features (k = 5)
+        assert all(0 <= h[k] <= 1 for k in ("precision", "recall", "coverage")) and h["density"] >= 0
+    assert result["history"][-1]["fid_weights"] == "pytorch-fid"
 
 
 def test_gpu_import_stores_finished_runs_with_their_provenance(finished, tmp_path):
