@@ -309,6 +309,29 @@ def fid_table(results, labels, paper_fid) -> str:
                           fid_rows(results, labels, paper_fid))
 
 
+PRDC = ("precision", "recall", "density", "coverage")
+
+
+def prdc_table(results: dict[str, list[dict]], labels: dict[str, str]) -> str:
+    """Final precision, recall, density and coverage per method (mean ± std over seeds, or the single value),
+    from the same Inception features as FID (Naeem et al. 2020, k = 5): precision and density say how much
+    of what the generator draws looks real, recall and coverage how much of the real data it reaches, the
+    diversity the paper's claims are about. Empty when no run recorded them (runs older than the metric)."""
+    rows = []
+    for m, runs in results.items():
+        finals = [r["final"] for r in runs if all(k in r["final"] for k in PRDC)]
+        if not finals:
+            continue
+        cells = []
+        for k in PRDC:
+            v = np.array([f[k] for f in finals], dtype=float)
+            cells.append(f"{v.mean():.3f} ± {seed_std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}")
+        rows.append([labels.get(m, m), *cells, len(finals)])
+    if not rows:
+        return ""
+    return markdown_table(["method", "precision", "recall", "density", "coverage", "seeds"], rows)
+
+
 def fid_wobble(results: dict[str, list[dict]], last: int = 3) -> float | None:
     """How much a run's FID moves between its last ``last`` evaluations: the sample std of those values
     per run, pooled over every run (root mean variance). With one seed per method it is the only noise

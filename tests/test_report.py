@@ -391,3 +391,19 @@ def test_budget_line_names_the_data_source():
         "seeds [0, 1, 2], 350000 iterations, width 1.0, FID of 5000 generated vs 10000 real images every 10000 "
         "iterations; data: the exact CIFAR-10 (torchvision's files; downloaded when online)")
     assert report.budget_line("paper", "cpu", paper, None, "torchvision").startswith("budget=paper (asked: cpu): 1 methods")
+
+
+def test_prdc_table_gives_final_values_per_method_and_is_empty_without_them():
+    def run(**final):
+        return {"final": {"step": 20, "fid": 50.0, **final}, "history": []}
+
+    a = {"precision": 0.5, "recall": 0.25, "density": 1.0, "coverage": 0.75}
+    b = {"precision": 0.7, "recall": 0.35, "density": 0.5, "coverage": 0.25}
+    table = report.prdc_table({"x": [run(**a), run(**b)], "y": [run(**a)], "old": [run()]}, {"x": "X"})
+    lines = table.splitlines()
+    assert lines[0] == "| method | precision | recall | density | coverage | seeds |"
+    # two seeds: mean ± sample std, e.g. precision 0.6 ± 0.1414
+    assert lines[2] == "| X | 0.600 ± 0.141 | 0.300 ± 0.071 | 0.750 ± 0.354 | 0.500 ± 0.354 | 2 |"
+    assert lines[3] == "| y | 0.500 | 0.250 | 1.000 | 0.750 | 1 |"
+    assert len(lines) == 4  # the run without the metrics is left out
+    assert report.prdc_table({"old": [run()]}, {}) == ""
