@@ -99,6 +99,10 @@ def _gpu_import(args) -> None:
 def _gpu_pack(args) -> None:
     from gngan import experiments, gpurun
 
+    todo = gpurun.pending_runs(gpurun.budget_runs())
+    minutes = gpurun.planned_minutes(todo, gpurun.iteration_flops(todo))
+    print(f"gpu budget: {len(todo)} runs not stored; at the planning rate of {experiments.GPU_PLANNING_TFLOPS:g} "
+          f"TFLOP/s: " + ", ".join(f"{s} {m:.1f} min" for s, m in minutes.items()))
     sizes = gpurun.pack_carry(experiments.REPO_ROOT, weights_scheme=args.weights)
     for k, v in sizes.items():
         print(f"{k:60s} {v / 2**20:8.2f} MiB")

@@ -135,6 +135,16 @@ def iteration_flops(runs: list[PlannedRun], stored: dict | None = None) -> dict[
     return out
 
 
+def planned_minutes(runs: list[PlannedRun], flops: dict[str, int],
+                    tflops: float = experiments.GPU_PLANNING_TFLOPS) -> dict[str, float]:
+    """{section: minutes to train its runs at an aggregate ``tflops``} (training FLOP only): how the gpu
+    budget's size was chosen on paper, before any GPU measured the rate (gpu-run replaces it by its own)."""
+    out: dict[str, float] = {}
+    for r in runs:
+        out[r.section] = out.get(r.section, 0.0) + r.config.num_steps * flops[r.slug] / (tflops * 1e12) / 60
+    return out
+
+
 def runs_to_stop(state: dict[str, dict], flops: dict[str, int], rate: float, seconds_left: float,
                  margin: float = 1.05) -> list[str]:
     """Which runs to stop so that the others finish in ``seconds_left`` at the aggregate ``rate`` (FLOP/s).
@@ -358,7 +368,10 @@ class Orchestrator:
                     rate = sum((state[s]["step"] - first[1][s]["step"]) * self.flops[s] for s in state) \
                         / (now - first[0])
                     live = {s: st for s, st in state.items() if s not in stopped}
-                    for slug in runs_to_stop(live, self.flops, rate, self.deadline - now - self.reserve_s):
+                    # margin 1.1: the FID evaluations (fp32, ~5% of a run's FLOP at a quarter of the TF32 rate)
+                    # are not in the iteration FLOP
+                    for slug in runs_to_stop(live, self.flops, rate, self.deadline - now - self.reserve_s,
+                                             margin=1.1):
                         self.stop(slug, f"would not finish by the deadline at the measured {rate / 1e12:.1f} TFLOP/s")
                         stopped.add(slug)
                 last = (now, state)

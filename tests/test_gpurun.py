@@ -162,3 +162,13 @@ def test_gpu_benchmark_records_the_gpu_machine_not_this_one(tmp_path):
     assert agg["median_aggregate_iterations_per_s"] == 400.0 and agg["median_aggregate_tflop_per_s"] == 200.0
     assert agg["mean_aggregate_iterations_per_s"] == 300.0 and (agg["runs_done"], agg["runs_stopped"]) == (1, 1)
     assert json.loads((tmp_path / "gpu_run.json").read_text()) == stored
+
+
+def test_planned_minutes_are_flop_over_the_planning_rate():
+    runs = gpurun.budget_runs(sections=["05_gan_ne_gm"])
+    flops = {r.slug: 3e11 for r in runs}  # 0.3 TFLOP per iteration
+    # 4 runs x 20,000 iterations x 0.3 TFLOP = 24,000 TFLOP; at 100 TFLOP/s 240 s = 4 minutes
+    assert gpurun.planned_minutes(runs, flops, tflops=100.0) == {"05_gan_ne_gm": pytest.approx(4.0)}
+    stored = gpurun.iteration_flops(gpurun.budget_runs())  # the committed count covers the whole budget
+    minutes = gpurun.planned_minutes(gpurun.budget_runs(), stored)
+    assert list(minutes) == list(experiments.GPU_SECTION_ORDER) and sum(minutes.values()) > 8

@@ -6,14 +6,16 @@
 # It prints the machine (GPU, driver, torch, CUDA), installs the wheels that travel in .gpu-carry/wheels (the
 # device machine has torch but no pytorch-fid and no network), points gngan at the CIFAR-10 files and the FID
 # Inception weights in .gpu-carry (made here by tools/gpu-pack.sh), and trains every image run of the gpu
-# budget not stored yet, within GNGAN_GPU_MINUTES (default 8), writing at most 8 files to $OUT
+# budget not stored yet, within GNGAN_GPU_MINUTES (default 6.5), writing at most 8 files to $OUT
 # (gngan/gpurun.py). Bring them home and run `python -m gngan gpu-import <folder>`.
 # The test suite runs this script on a CPU at tiny size (GNGAN_GPU_DEVICE=cpu GNGAN_GPU_ARGS=--tiny ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the outputs}"
 CARRY=${GNGAN_CARRY:-.gpu-carry}
-MINUTES=${GNGAN_GPU_MINUTES:-8}
+# 6.5 minutes of gpu-run plus at most ~3 for the steps before it fit one 10-minute device call, and leave a
+# lease of 15 minutes room to start again if the first call fails early.
+MINUTES=${GNGAN_GPU_MINUTES:-6.5}
 DEVICE=${GNGAN_GPU_DEVICE:-cuda}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
@@ -63,7 +65,7 @@ export GNGAN_GPU_MPS_STATE="$MPS"
 
 echo "== the CUDA tests (tests/test_cuda.py; a failure is reported, training goes on)"
 if [ "$DEVICE" != cpu ] && [ "${GNGAN_GPU_TESTS:-on}" = on ]; then
-  timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py > "$OUT/cuda_tests.txt" 2>&1 \
+  timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py > "$OUT/cuda_tests.txt" 2>&1 \
     && echo "passed" || echo "FAILED or timed out: see cuda_tests.txt"
   tail -n 5 "$OUT/cuda_tests.txt"
 else
