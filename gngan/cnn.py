@@ -32,8 +32,10 @@ Conventions (shared with :mod:`gngan.nets`):
   train mode, as Miyato's SN links (the weight is reshaped to out x (in*k*k), ``dim=0``). Eval mode
   reuses the stored singular vectors.
 * Initialisation ``init="reference"`` (default): what the reference code of each architecture uses
-  (stated in each class docstring); ``init="pytorch"``: PyTorch's defaults. Biases start at zero
-  under "reference"; batch-norm scales at 1 and shifts at 0 in both.
+  (stated in each class docstring); ``init="pytorch"``: PyTorch's defaults; ``init="normal02"``: every conv /
+  linear weight N(0, 0.02), as Miyato et al.'s standard-CNN code (``pfnet-research/chainer-gan-lib``
+  ``common/net.py``, DCGANGenerator and SNDCGANDiscriminator, ``chainer.initializers.Normal(0.02)``). Biases start
+  at zero under "reference" and "normal02"; batch-norm scales at 1 and shifts at 0 in all three.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_nor
 
 ARCHS = ("cnn", "resnet")
 IMAGE_SIZES = (32, 48)
-INITS = ("reference", "pytorch")
+INITS = ("reference", "pytorch", "normal02")
 CHANNELS = 3
 
 
@@ -108,6 +110,18 @@ def _glorot(module: nn.Module, gain: float = 1.0) -> None:
     nn.init.xavier_uniform_(module.weight, gain=gain)
     if module.bias is not None:
         nn.init.zeros_(module.bias)
+
+
+def _normal02_all(net: nn.Module) -> None:
+    """Every conv / linear weight of ``net`` N(0, 0.02) and its bias 0 (chainer's Normal(0.02), Miyato's standard
+    CNN); a spectrally normalised weight is initialised through its unnormalised original."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            with torch.no_grad():
+                weight.normal_(0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def _glorot_all(net: nn.Module) -> None:
@@ -182,6 +196,8 @@ class CNNGenerator(nn.Module):
         )
         if init == "reference":
             _glorot_all(self)
+        if init == "normal02":
+            _normal02_all(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         flat, lead = _flatten_seeds(z, (self.z_dim,), type(self).__name__, "latent codes", batch_norm=True)
@@ -232,6 +248,8 @@ class CNNDiscriminator(_ImageDiscriminator):
         self.convs = nn.Sequential(*[_maybe_sn(m, spectral_norm) if isinstance(m, nn.Conv2d) else m
                                      for m in layers])
         self.head = _maybe_sn(head, spectral_norm)
+        if init == "normal02":
+            _normal02_all(self)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self.convs(x).flatten(1)
@@ -264,6 +282,8 @@ class ImageEncoder(nn.Module):
         )
         if init == "reference":
             _glorot_all(self)
+        if init == "normal02":
+            _normal02_all(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.image_size
@@ -361,6 +381,8 @@ class ResNetGenerator(nn.Module):
             _glorot(self.conv)
             for b in self.blocks:
                 b.reference_init()
+        if init == "normal02":
+            _normal02_all(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         flat, lead = _flatten_seeds(z, (self.z_dim,), type(self).__name__, "latent codes", batch_norm=True)
@@ -403,6 +425,8 @@ class ResNetDiscriminator(_ImageDiscriminator):
         if init == "reference":
             _glorot(head)
         self.head = _maybe_sn(head, spectral_norm)
+        if init == "normal02":
+            _normal02_all(self)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.blocks(x)).sum(dim=(2, 3))
@@ -416,7 +440,8 @@ def build_image_nets(arch: str, image_size: int, z_dim: int = 128, width: float 
     """``dict(net_G=..., net_D=..., net_E=... or None)`` for ``arch`` in {"cnn", "resnet"} and
     ``image_size`` 32 (CIFAR-10) or 48 (STL-10). ``width`` scales all hidden channels (1 = paper);
     ``spectral_norm`` applies to D only; the encoder (the Dist-GAN one, for both archs) is built when
-    ``with_encoder``. ``init``: "reference" (each class's reference initialisation) or "pytorch"."""
+    ``with_encoder``. ``init``: "reference" (each class's reference initialisation), "pytorch", or "normal02"
+    (N(0, 0.02) weights, zero biases: Miyato et al.'s standard-CNN code)."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     _check_common(image_size, width, init)

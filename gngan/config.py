@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from gngan.losses import NE_BANDWIDTHS, VAE_RECONS, VAE_SIGMA
+from gngan.cnn import INITS
+from gngan.losses import ALPHA_SCHEDULES, NE_BANDWIDTHS, VAE_RECONS, VAE_SIGMA
 
 METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan", "sngan", "gangp")
 # image runs (arch "cnn"/"resnet") support these; the other baselines exist for the 2D section only
@@ -24,6 +25,17 @@ GP_ON = ("logit", "score")
 # (any net_D); "linear" = losses.gradient_matching_linearized (net_D's logit piecewise linear, as all of gngan's)
 GM_BACKWARDS = ("double", "linear")
 DISTGAN_FEATURES = ("disc", "data")
+# Dist-GAN's reconstruction term: "data" = mean (x - G(E(x)))^2 (Eq. 1's first term), "disc" = mean (f(x) - f(G(E(x))))^2
+# with f net_D's penultimate features (the authors' image code); and the f(.) of the latent-data constraint's real
+# side: "real" = f(x), "recon" = f(G(E(x))) (the authors' image code)
+DISTGAN_RECONS = ("data", "disc")
+DISTGAN_MD_X = ("real", "recon")
+# which networks the auto-encoder step updates: net_E and net_G (Algorithm 1), or net_E only (the Dist-GAN image code
+# on CIFAR-10 and STL-10)
+AE_TRAINS = ("encoder_generator", "encoder")
+# ALPHA_SCHEDULES (from losses): the weight alpha of the reconstructions-as-real term over training (losses.alpha_at),
+# "constant" or "distgan_code" (alpha until half of num_steps, then linearly to 0 at three quarters: the current
+# Dist-GAN image code)
 BUDGETS = ("smoke", "cpu", "gpu", "paper")
 # the float32 arithmetic of the training iterations (gngan.steps.precision_flags): "fp32" = IEEE float32
 # throughout (cuDNN's TF32 default switched off), "tf32" = float32 matmuls and convolutions on TF32 tensor
@@ -44,6 +56,10 @@ class RunConfig:
     multiplier, 1 = paper), ``spectral_norm`` (of net_D) and the FID sample counts. ``gm_backward`` picks
     how Eq. 13 is differentiated (same values, different cost; see ``GM_BACKWARDS``). ``vae_recon`` and
     ``vae_sigma`` are the VAE decoder's likelihood and Gaussian std (``losses.vae_ae``; book: baselines page).
+    For Dist-GAN, ``distgan_recon``, ``distgan_md_x`` and ``ae_trains`` choose between GN-GAN's auto-encoder step and
+    the authors' image code (reconstruction in net_D's feature space, net_E alone updated); ``alpha_schedule`` anneals
+    alpha as that code does. ``init`` is the image networks' initialisation (``gngan.cnn.INITS``; "normal02" is
+    N(0, 0.02), Miyato et al.'s standard CNN code). The ledger (book/reading-the-paper.md) gives each reading's source.
     ``precision`` is the arithmetic of the training iterations (``PRECISIONS``; evaluation is always float32):
     it changes the numbers a run produces, so it is part of the run; "tf32" and "bf16" only where
     ``gngan.costs.precision_agreement`` shows an iteration agrees with "fp32" (on a CPU, "tf32" is "fp32").
@@ -73,6 +89,11 @@ class RunConfig:
     lambda_m2: float = 0.1
     lambda_w: float | None = None
     distgan_features: str = "disc"
+    distgan_recon: str = "data"
+    distgan_md_x: str = "real"
+    ae_trains: str = "encoder_generator"
+    alpha_schedule: str = "constant"
+    init: str = "reference"
     dis_loss: str = "log"
     gp_on: str = "logit"
     ne_bandwidth: str = "sigma_sq_is_var"
@@ -95,6 +116,8 @@ class RunConfig:
 
     def __post_init__(self):
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
+                   "distgan_recon": DISTGAN_RECONS, "distgan_md_x": DISTGAN_MD_X, "ae_trains": AE_TRAINS,
+                   "alpha_schedule": ALPHA_SCHEDULES, "init": INITS,
                    "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS,
                    "vae_recon": VAE_RECONS, "precision": PRECISIONS}
         for name, allowed in choices.items():
@@ -131,6 +154,18 @@ class RunConfig:
         if self.method == "sngan" and self.dis_loss != "hinge":
             raise ValueError(f"config method='sngan' with dis_loss={self.dis_loss!r}: SN-GAN's discriminator always "
                              f"trains with the hinge loss (gngan.steps d_step), so its config says dis_loss='hinge'")
+        if self.method != "distgan" and (self.distgan_recon, self.distgan_md_x, self.ae_trains) != (
+                "data", "real", "encoder_generator"):
+            raise ValueError(f"config distgan_recon, distgan_md_x and ae_trains choose Dist-GAN's auto-encoder step; "
+                             f"method={self.method!r} must keep 'data', 'real', 'encoder_generator'")
+        if self.distgan_features == "data" and (self.distgan_recon, self.distgan_md_x) != ("data", "real"):
+            raise ValueError(f"config distgan_recon={self.distgan_recon!r}, distgan_md_x={self.distgan_md_x!r} name "
+                             f"net_D's features, which distgan_features='data' does not use; use distgan_features='disc'")
+        if self.alpha_schedule != "constant" and self.method not in ("gngan", "distgan"):
+            raise ValueError(f"config alpha_schedule={self.alpha_schedule!r} anneals the reconstructions-as-real weight "
+                             f"alpha of GN-GAN's and Dist-GAN's net_D; method={self.method!r} has none")
+        if self.init != "reference" and self.arch == "mlp":
+            raise ValueError(f"config init={self.init!r} is implemented for the image networks only")
         if self.method in NORMAL_PRIOR_METHODS and self.prior != "normal":
             raise ValueError(f"config method={self.method!r} needs prior='normal' (its KL term is against N(0, I)); "
                              f"got prior={self.prior!r}")

@@ -262,8 +262,11 @@ def distgan_ae(x: Tensor, x_recon: Tensor, z_enc: Tensor, z: Tensor, f_real: Ten
     """Dist-GAN's auto-encoder loss (the baseline Eq. 1 replaces).
 
     reconstruction_ae(x, x_recon) + lambda_r * (mean(f_real - f_fake) - lambda_w * mean(z_enc - z))^2,
-    means over all elements. x, x_recon: (n, ...); z_enc = net_E(x), z: (n, z_dim); f_real, f_fake:
-    net_D's penultimate features of x and net_G(z), (n, d_f). lambda_w defaults to sqrt(z_dim / d_f).
+    means over all elements. x, x_recon: (n, ...), the pair reconstructed: images (Eq. 1's first term) or
+    their net_D features f(x), f(G(E(x))) (the authors' image code, ``mean((f_real - f_recon)^2)``);
+    z_enc = net_E(x), z: (n, z_dim); f_real, f_fake: (n, d_f), the features of the real side (of x, or
+    of the reconstructions G(E(x)) as the authors' image code) and of net_G(z). lambda_w defaults to
+    sqrt(z_dim / d_f).
     """
     _same_shape(z_enc, z, "z_enc", "z")
     _same_shape(f_real, f_fake, "f_real", "f_fake")
@@ -276,6 +279,26 @@ def distgan_ae(x: Tensor, x_recon: Tensor, z_enc: Tensor, z: Tensor, f_real: Ten
 
 # --------------------------------------------------------------------------------------------------
 # discriminator step
+
+
+ALPHA_SCHEDULES = ("constant", "distgan_code")
+
+
+def alpha_at(alpha: float, t: float, schedule: str = "constant") -> float:
+    """The weight of Eq. 7's reconstructions-as-real term V_C at training progress t = step / num_steps in [0, 1].
+
+    "constant": alpha (the paper's Eq. 7). "distgan_code": the current Dist-GAN image code (tntrung/gan
+    distgan_image/distgan.py at 6e67fe3, lines 197-203: w_recon = 0.05 - mu, mu = clip(0.2 t - 0.1, 0, 0.05)),
+    generalised to any alpha: alpha * (1 - clip(4 t - 2, 0, 1)), i.e. alpha until t = 1/2, then linearly to 0 at
+    t = 3/4 and 0 after (the real term's weight 1 - alpha_t grows to 1 as in that code).
+    """
+    if schedule not in ALPHA_SCHEDULES:
+        raise ValueError(f"unknown alpha schedule {schedule!r}; use one of {ALPHA_SCHEDULES}")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha} must lie in [0, 1]")
+    if schedule == "constant":
+        return alpha
+    return alpha * (1.0 - min(max(4.0 * t - 2.0, 0.0), 1.0))
 
 
 def gradient_penalty(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, mu: Tensor | None = None,

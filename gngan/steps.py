@@ -142,13 +142,15 @@ def _build_image_nets(config: RunConfig, seeds: list[int]) -> Nets:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seeds[0])
         nets = build_image_nets(config.arch, config.image_size, z_dim=config.z_dim, width=config.width,
-                                spectral_norm=config.spectral_norm, with_encoder=USES_ENCODER[config.method])
+                                spectral_norm=config.spectral_norm, with_encoder=USES_ENCODER[config.method],
+                                init=config.init)
     return Nets(**nets)
 
 
 def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Optimizer]:
-    """Separate Adam states per update: the AE step (E and G), the D step and the G step; ALI's G step
-    updates G and E together, VAE-GAN updates E, G and D each on its own loss, the VAE has only the AE step."""
+    """Separate Adam states per update: the AE step (E and G, or E alone with ``ae_trains="encoder"`` as the
+    Dist-GAN image code), the D step and the G step; ALI's G step updates G and E together, VAE-GAN updates E, G
+    and D each on its own loss, the VAE has only the AE step."""
 
     def adam(*nets_):
         params = [p for net in nets_ for p in net.parameters()]
@@ -163,7 +165,7 @@ def build_optimizers(config: RunConfig, nets: Nets) -> dict[str, torch.optim.Opt
         return {"E": adam(n.net_E), "G": adam(n.net_G), "D": adam(n.net_D)}
     opts = {"D": adam(n.net_D), "G": adam(n.net_G)}
     if n.net_E is not None:
-        opts["AE"] = adam(n.net_E, n.net_G)
+        opts["AE"] = adam(n.net_E) if config.ae_trains == "encoder" else adam(n.net_E, n.net_G)
     return opts
 
 
@@ -282,8 +284,15 @@ class Stepper:
                                              bandwidth=c.ne_bandwidth, detach_sigma=c.ne_detach_sigma, stacked=True)
         else:
             x_rec, fake = on_each(n.net_G, z_enc, z)
-            f_real, f_fake = (x, fake) if c.distgan_features == "data" else on_each(n.net_D.body, x, fake)
-            loss = per_seed(losses.distgan_ae, x, x_rec, z_enc, z, f_real, f_fake,
+            if c.distgan_features == "data":
+                recon, f_real, f_fake = (x, x_rec), x, fake
+            elif (c.distgan_recon, c.distgan_md_x) == ("data", "real"):
+                recon, (f_real, f_fake) = (x, x_rec), on_each(n.net_D.body, x, fake)
+            else:  # the authors' image code: net_D's features of x, G(E(x)) and G(z)
+                f_x, f_rec, f_fake = on_each(n.net_D.body, x, x_rec, fake)
+                recon = (f_x, f_rec) if c.distgan_recon == "disc" else (x, x_rec)
+                f_real = f_rec if c.distgan_md_x == "recon" else f_x
+            loss = per_seed(losses.distgan_ae, *recon, z_enc, z, f_real, f_fake,
                             lambda_r=c.lambda_r, lambda_w=c.lambda_w)
         return self._update("AE", loss, "ae")
 
@@ -312,7 +321,8 @@ class Stepper:
                 batches = (x, recon, fake)
         logits = on_each(n.net_D, *batches)
         if c.method in ("gngan", "distgan"):
-            loss = per_seed(losses.gngan_dis, *logits, alpha=c.alpha, loss=c.dis_loss)
+            alpha = losses.alpha_at(c.alpha, self.step / c.num_steps, c.alpha_schedule)
+            loss = per_seed(losses.gngan_dis, *logits, alpha=alpha, loss=c.dis_loss)
         elif c.method in ("gan", "bourgan", "gangp"):
             loss = per_seed(losses.gan_dis, *logits)
         elif c.method == "sngan":

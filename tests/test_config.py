@@ -83,3 +83,33 @@ def test_results_stored_before_precision_existed_load_as_fp32_and_equal_todays_c
         # stored_results raises ConfigMismatchError where a stored config differs from today's
         found += sum(len(r) for r in experiments.stored_results(section, configs, "cpu").values())
     assert found == len(stored)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"method": "distgan", "distgan_recon": "pixel"}, "distgan_recon='pixel'"),
+    ({"method": "distgan", "ae_trains": "generator"}, "ae_trains='generator'"),
+    ({"method": "gngan", "ae_trains": "encoder"}, "Dist-GAN's auto-encoder step"),
+    ({"method": "gngan", "distgan_recon": "disc"}, "Dist-GAN's auto-encoder step"),
+    ({"method": "distgan", "distgan_features": "data", "distgan_recon": "disc"}, "distgan_features='disc'"),
+    ({"method": "distgan", "distgan_features": "data", "distgan_md_x": "recon"}, "distgan_features='disc'"),
+    ({"method": "wgangp", "alpha_schedule": "distgan_code"}, "has none"),
+    ({"alpha_schedule": "linear"}, "alpha_schedule='linear'"),
+    ({"init": "normal02"}, "image networks only"),
+    ({"init": "he", "arch": "cnn", "data": "cifar10"}, "init='he'"),
+])
+def test_distgan_and_init_options_are_validated(change, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**change)
+
+
+def test_runs_stored_before_the_distgan_image_options_load_as_the_previous_reading():
+    """Every run stored before these fields existed used GN-GAN's AE step for Dist-GAN (pixel reconstruction, f(x),
+    net_E and net_G updated), a constant alpha and the reference (Glorot) init: the defaults must say so."""
+    d = RunConfig(method="distgan", distgan_recon="disc", distgan_md_x="recon", ae_trains="encoder",
+                  alpha_schedule="distgan_code").to_dict()
+    for k in ("distgan_recon", "distgan_md_x", "ae_trains", "alpha_schedule", "init"):
+        d.pop(k)
+    assert RunConfig.from_dict(d) == RunConfig(method="distgan")
+    c = RunConfig.from_dict(d)
+    assert (c.distgan_recon, c.distgan_md_x, c.ae_trains, c.alpha_schedule, c.init) == (
+        "data", "real", "encoder_generator", "constant", "reference")

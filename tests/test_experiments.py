@@ -363,3 +363,32 @@ def test_stored_image_runs_must_have_trained_on_the_source_asked_for(tmp_path):
     with pytest.raises(experiments.DataSourceError, match="gan/seed0 was trained on CIFAR-10 source 'jpeg', not "
                                                           "'torchvision' as asked"):
         run_section("05_gan_ne_gm", {"gan": [cfg]}, "cpu", root=tmp_path, train=False, data_source="torchvision")
+
+
+def test_image_distgan_is_the_authors_at_gpu_and_paper_and_the_previous_reading_at_cpu():
+    for budget in ("smoke", "gpu", "paper"):
+        for section, key in (("03_ablation", "distgan"), ("04_table3", "distgan_hinge")):
+            c = experiments.image_configs(section, budget)[key][0]
+            assert (c.method, c.alpha, c.distgan_recon, c.distgan_md_x, c.ae_trains, c.alpha_schedule) == (
+                "distgan", 0.5, "disc", "recon", "encoder", "constant"), (budget, key)
+    cpu = experiments.image_configs("03_ablation", "cpu")["distgan"][0]
+    assert (cpu.alpha, cpu.distgan_recon, cpu.distgan_md_x, cpu.ae_trains) == (0.05, "data", "real", "encoder_generator")
+    # only the methods whose readings changed differ between cpu and gpu beyond the budget's own fields
+    budget_fields = set(experiments.IMAGE_BUDGETS["gpu"]) | set(experiments.IMAGE_BUDGETS["cpu"]) - {"seeds"}
+    for section in ("03_ablation", "04_table3", "05_gan_ne_gm"):
+        gpu, cpu = experiments.image_configs(section, "gpu"), experiments.image_configs(section, "cpu")
+        changed = {m for m in gpu if set(gpu[m][0].diff(cpu[m][0])) - budget_fields}
+        assert changed == set(experiments.IMAGE_CPU_PREVIOUS_READINGS.get(section, {})), section
+    assert experiments.image_configs("04_table3", "paper")["sngan_resnet"][0].init == "reference"
+
+
+def test_the_other_reading_of_the_original_model_runs_by_name_only():
+    assert "gngan_orig_distgan" not in experiments.image_configs("03_ablation", "gpu")
+    alt = experiments.image_configs("03_ablation", "gpu", methods=["gngan_orig_distgan"])["gngan_orig_distgan"][0]
+    assert (alt.method, alt.alpha, alt.lambda_r, alt.distgan_recon, alt.ae_trains) == (
+        "distgan", 0.05, 1.0, "data", "encoder_generator")
+    # at cpu it is exactly the configuration of the stored distgan runs
+    cpu = experiments.image_configs("03_ablation", "cpu", methods=["distgan", "gngan_orig_distgan"])
+    assert cpu["gngan_orig_distgan"][0] == cpu["distgan"][0]
+    with pytest.raises(ValueError, match="gngan_orig_distgan"):
+        experiments.image_configs("03_ablation", "gpu", methods=["nope"])

@@ -228,3 +228,95 @@ def test_cpu_budget_fits_about_twelve_cpu_hours():
     steps = experiments.image_configs("03_ablation", "cpu")["distgan"][0].num_steps
     assert experiments.image_cpu_hours("cpu", timing) == pytest.approx(runs * steps * (2.0 + c.fid_fake * 0.1 / c.eval_every) / 3600)
     assert experiments.image_cpu_hours("cpu", {"seconds_per_iteration": {}, "fid_seconds_per_image": 0.1}) is None
+
+
+def _distgan_tiny(budget="gpu", **changes):
+    return _tiny(experiments.image_configs("03_ablation", budget)["distgan"][0]).replace(**changes)
+
+
+def _replay(st):
+    """The (x, z) the next step of ``st`` will draw, with its generators put back to draw them again."""
+    sampler_state, noise_state = st.samplers[0].state_dict(), st.noise_gens[0].get_state()
+    x = st.samplers[0](st.config.batch_size)
+    z = sample_latents(st.config, st.config.batch_size, 0, st.noise_gens[0])
+    st.samplers[0].load_state_dict(sampler_state)
+    st.noise_gens[0].set_state(noise_state)
+    return x, z
+
+
+def test_distgan_image_ae_step_is_the_authors_code():
+    """gpu/paper Dist-GAN: reconstruction mean((f(x) - f(G(E(x))))^2) and the constraint with f(G(E(x))), net_D's
+    features, lambda_w = sqrt(d_z / d_f); the AE step updates net_E only."""
+    config = _distgan_tiny()
+    assert (config.alpha, config.distgan_recon, config.distgan_md_x, config.ae_trains) == (0.5, "disc", "recon", "encoder")
+    st = _stepper(config)
+    x, z = _replay(st)
+    n = st.nets
+    with torch.no_grad():
+        z_enc = n.net_E(x)
+        x_rec, fake = n.net_G(z_enc), n.net_G(z)  # separate calls: G's batch norm sees each batch alone
+        f_x, f_rec, f_fake = n.net_D.body(x), n.net_D.body(x_rec), n.net_D.body(fake)
+        lambda_w = (config.z_dim / f_x.shape[1]) ** 0.5
+        want = ((f_x - f_rec) ** 2).mean() + config.lambda_r * (
+            (f_rec - f_fake).mean() - lambda_w * (z_enc - z).mean()) ** 2
+    before = _params(n)
+    got = st.ae_step()
+    torch.testing.assert_close(got[0], want, rtol=1e-5, atol=1e-6)
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], _params(n)[k])}
+    assert changed == {"net_E"}
+
+
+def test_distgan_cpu_reading_is_gngan_ae_step_with_its_constraint():
+    """The cpu budget's stored Dist-GAN runs: pixel reconstruction, f(x), net_E and net_G updated."""
+    config = _tiny(experiments.image_configs("03_ablation", "cpu")["distgan"][0])
+    assert (config.alpha, config.distgan_recon, config.distgan_md_x, config.ae_trains) == (
+        0.05, "data", "real", "encoder_generator")
+    st = _stepper(config)
+    x, z = _replay(st)
+    n = st.nets
+    with torch.no_grad():
+        z_enc = n.net_E(x)
+        x_rec, fake = n.net_G(z_enc), n.net_G(z)
+        f_x, f_fake = n.net_D.body(x), n.net_D.body(fake)
+        lambda_w = (config.z_dim / f_x.shape[1]) ** 0.5
+        want = ((x - x_rec) ** 2).mean() + ((f_x - f_fake).mean() - lambda_w * (z_enc - z).mean()) ** 2
+    before = _params(n)
+    torch.testing.assert_close(st.ae_step()[0], want, rtol=1e-5, atol=1e-6)
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], _params(n)[k])}
+    assert changed == {"net_E", "net_G"}
+
+
+@pytest.mark.parametrize("schedule, progress, alpha", [("constant", 0.0, 0.5), ("constant", 0.7, 0.5),
+                                                       ("distgan_code", 0.4, 0.5), ("distgan_code", 0.625, 0.25),
+                                                       ("distgan_code", 0.8, 0.0)])
+def test_distgan_d_step_weights_reconstructions_by_alpha(schedule, progress, alpha):
+    config = _distgan_tiny(num_steps=1000, alpha_schedule=schedule)
+    st = _stepper(config)
+    st.step = int(progress * config.num_steps)
+    x, z = _replay(st)
+    n = st.nets
+    with torch.no_grad():
+        fake, recon = n.net_G(z), n.net_G(n.net_E(x))
+        l_real, l_recon, l_fake = n.net_D(x), n.net_D(recon), n.net_D(fake)
+        sp = torch.nn.functional.softplus
+        want = (1 - alpha) * sp(-l_real).mean() + alpha * sp(-l_recon).mean() + sp(l_fake).mean()
+    loss, _ = st.d_step()
+    torch.testing.assert_close(loss[0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_table3_baselines_use_miyatos_prior_and_init_except_at_cpu():
+    gpu, cpu = experiments.image_configs("04_table3", "gpu"), experiments.image_configs("04_table3", "cpu")
+    for m in ("sngan", "wgangp", "gangp"):
+        assert (gpu[m][0].prior, gpu[m][0].init) == ("normal", "normal02"), m
+        assert (cpu[m][0].prior, cpu[m][0].init) == ("uniform", "reference"), m
+    assert (gpu["gngan_hinge"][0].prior, gpu["gngan_hinge"][0].init) == ("uniform", "reference")
+    st = _stepper(_tiny(gpu["sngan"][0]))
+    z = _replay(st)[1]
+    assert z.abs().max() > 1, "N(0, I) draws beyond [-1, 1] among 8 x 128 numbers"
+    for net in (st.nets.net_G, st.nets.net_D):
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
+                w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+                if w.numel() >= 1000:
+                    assert abs(w.std().item() - 0.02) < 0.003, (type(m).__name__, w.std().item())
+                assert m.bias is None or not m.bias.any()

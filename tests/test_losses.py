@@ -567,3 +567,28 @@ def test_ne_hand_written_gradient_equals_autograd(bandwidth):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
     gx, = torch.autograd.grad(losses.neighbors_embedding(z.detach(), x, bandwidth, stacked=True).sum(), x)
     torch.testing.assert_close(gx, want_grads[1], rtol=1e-9, atol=1e-13)
+
+
+def test_distgan_ae_in_feature_space_as_the_authors_image_code():
+    """The authors' image code: mean((f(x) - f(G(E(x))))^2) + lambda_r (mean(f(G(E(x))) - f(G(z))) - lambda_w mean(E(x) - z))^2."""
+    f_x = t64([[1.0, 2.0], [0.0, -1.0]])
+    f_rec = t64([[0.0, 2.0], [1.0, 1.0]])
+    f_fake = t64([[0.5, 0.5], [0.5, 0.5]])
+    z_enc, z = t64([[0.2], [0.4]]), t64([[0.0], [0.0]])
+    # reconstruction: squared differences 1, 0, 1, 4 -> mean 1.5; md_x = mean(f_rec - f_fake) = (4 - 2) / 4 = 0.5;
+    # md_z = 0.3, lambda_w = sqrt(1 / 2); constraint (0.5 - 0.3 / sqrt(2))^2
+    want = 1.5 + 2.0 * (0.5 - 0.3 / math.sqrt(2)) ** 2
+    got = losses.distgan_ae(f_x, f_rec, z_enc, z, f_rec, f_fake, lambda_r=2.0)
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+
+
+def test_alpha_at_follows_the_distgan_image_code():
+    assert losses.alpha_at(0.5, 0.9) == 0.5 and losses.alpha_at(0.05, 0.0, "constant") == 0.05
+    # tntrung/gan distgan_image/distgan.py (6e67fe3) lines 197-203: w_recon = 0.05 - mu, mu = clip((0.1 t - 0.05) 2, 0, 0.05)
+    for t, w_recon in ((0.0, 0.05), (0.5, 0.05), (0.6, 0.03), (0.625, 0.025), (0.7, 0.01), (0.75, 0.0), (1.0, 0.0)):
+        assert losses.alpha_at(0.05, t, "distgan_code") == pytest.approx(w_recon, abs=1e-12), t
+    assert losses.alpha_at(0.5, 0.625, "distgan_code") == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="unknown alpha schedule"):
+        losses.alpha_at(0.05, 0.5, "cosine")
+    with pytest.raises(ValueError, match="alpha=1.5"):
+        losses.alpha_at(1.5, 0.5)
