@@ -33,14 +33,18 @@ def _section(args) -> None:
 
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     methods = args.methods.split(",") if args.methods else None
+    root = Path(args.results_root) if args.results_root else None
     if args.name == "01_1d":
         configs = experiments.toy1d_configs(args.budget, seeds=seeds, num_steps=args.num_steps)
-    elif args.name == "02_2d":
-        configs = experiments.grid2d_configs(args.budget, seeds=seeds, num_steps=args.num_steps, methods=methods)
+    elif args.name == "02_2d":  # tuned rows: configs chosen by the sweep stored under root
+        configs = experiments.grid2d_configs(args.budget, seeds=seeds, num_steps=args.num_steps, methods=methods,
+                                             root=root)
+        shared = [m for m in methods or [] if m in experiments.GRID2D_TUNED and m not in configs]
+        if shared:
+            print(f"{', '.join(shared)}: the sweep chose the shared protocol; Table 2's rows are their tuned rows")
     else:
         configs = experiments.image_configs(args.name, args.budget, seeds=seeds, num_steps=args.num_steps,
                                             methods=methods)
-    root = Path(args.results_root) if args.results_root else None
     experiments.run_section(args.name, configs, args.budget, device=args.device, num_steps=args.num_steps,
                             root=root, progress=not args.quiet)
     print(f"{args.name} at budget {args.budget}: done")

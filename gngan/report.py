@@ -777,3 +777,73 @@ def rerun_command(section: str, budget: str) -> str:
     if budget == "gpu":
         return f"{GPU_COMMANDS[0]}` on a machine with an H200, then `{GPU_COMMANDS[1]}"
     return f"python -m gngan section {section} --budget {budget}" + (" --device cuda" if budget == "paper" else "")
+
+
+# Tuned baselines (experiments.GRID2D_SWEEP; issue #18 item 7)
+def sweep_rows(sweep_results: dict[str, list[dict]], sweep: dict[str, tuple], choices: dict[str, str | None],
+               labels: dict[str, str], num_seeds: int) -> list[list]:
+    """One row per sweep setting, in the sweep's order: the method tuned, what changes, stored runs of
+    ``num_seeds``, registered modes and registered points (mean ± std over the seeds at the sweep's last
+    iteration), and **chosen** on the winner of a complete sweep (``choices``: experiments.sweep_choices)."""
+    rows = []
+    for k, (_, m, what, _) in sweep.items():
+        runs = sweep_results.get(k, [])
+        stat = [mean_std([r["final"][key] for r in runs]) if runs else "—" for key in ("covered_modes", "registered_points")]
+        rows.append([labels.get(m, m), what, f"{len(runs)} of {num_seeds}", *stat,
+                     "**chosen**" if choices.get(m) == k else ""])
+    return rows
+
+
+def tuned_rows(results: dict[str, list[dict]], tuned_results: dict[str, list[dict]], choices: dict[str, str | None],
+               sweep: dict[str, tuple], num_seeds: int) -> tuple[dict[str, list[dict]], list[str]]:
+    """(Table 2 with its baselines tuned: {method: runs}, [swept methods whose tuned row is not stored yet]).
+    A swept method's row is ``tuned_results["<method>_tuned"]`` once all ``num_seeds`` are stored, its shared-protocol
+    row in ``results`` where its sweep chose the shared protocol; the other methods (GN-GAN: the paper's stated
+    settings, and ours) keep their rows in ``results``."""
+    out, missing = {}, []
+    for m in [*results, *(m for m in choices if m not in results)]:
+        if m not in choices:
+            out[m] = results[m]
+            continue
+        k = choices[m]
+        shared = k is not None and sweep[k][3] == "shared"
+        tuned = results.get(m, []) if shared else tuned_results.get(f"{m}_tuned", [])
+        if k is None or len(tuned) < num_seeds:
+            missing.append(m)
+        else:
+            out[m] = tuned
+    return out, missing
+
+
+def tuned_table_rows(results: dict[str, list[dict]], tuned_results: dict[str, list[dict]],
+                     choices: dict[str, str | None], sweep: dict[str, tuple], labels: dict[str, str], paper: dict,
+                     num_seeds: int, key: str = "covered_modes", paper_key: str = "registered_modes") -> list[list]:
+    """Per swept method: its shared-protocol row, the setting its sweep chose, its tuned row (mean ± std of ``key``
+    over the seeds, with the count) or why there is none yet, and the paper's row."""
+    rows = []
+    for m, k in choices.items():
+        shared = results.get(m, [])
+        shared_text = f"{mean_std([r['final'][key] for r in shared])} ({len(shared)})" if shared else "—"
+        if k is None:
+            setting, tuned = "sweep not complete", "—"
+        elif sweep[k][3] == "shared":
+            setting, tuned = sweep[k][2], f"{shared_text}, the shared row" if shared else "—"
+        else:
+            runs = tuned_results.get(f"{m}_tuned", [])
+            setting = sweep[k][2]
+            tuned = (f"{mean_std([r['final'][key] for r in runs])} ({len(runs)})" if len(runs) >= num_seeds
+                     else f"not trained yet ({len(runs)} of {num_seeds} seeds)")
+        theirs = "{:.2f} ± {:.2f}".format(*paper[m][paper_key]) if m in paper else "—"
+        rows.append([labels.get(m, m), shared_text, setting, tuned, theirs])
+    return rows
+
+
+def tuned_rank_agreement(results: dict[str, list[dict]], tuned_results: dict[str, list[dict]],
+                         choices: dict[str, str | None], sweep: dict[str, tuple], paper: dict, num_seeds: int) -> dict:
+    """Spearman rho of registered modes, ours vs the paper's, on Table 2 with its baselines tuned (``tuned_rows``),
+    as the paper ranked its tuned baselines: ``rank_agreement``'s dict plus ``not_tuned``, the swept methods whose
+    tuned row is missing; while any is, rho and p_value are None (no ranking of half-tuned rows)."""
+    rows, missing = tuned_rows(results, tuned_results, choices, sweep, num_seeds)
+    if missing:
+        return {"methods": [m for m in rows if m in paper], "rho": None, "p_value": None, "not_tuned": missing}
+    return {**rank_agreement(rows, paper), "not_tuned": []}

@@ -186,7 +186,7 @@ def test_paper_gpu_factor_compares_the_same_step_on_both_machines():
         assert experiments.paper_gpu_factor()["our_ms"] == stored["ms"]["without_gm"]
 
 
-def test_the_run_queue_covers_every_method_once_with_the_2d_checks_last():
+def test_the_run_queue_covers_every_method_once_with_the_2d_extras_last():
     covered = []
     for section, methods in experiments.RUN_QUEUE:
         if methods is None:
@@ -194,10 +194,13 @@ def test_the_run_queue_covers_every_method_once_with_the_2d_checks_last():
                 section, lambda: experiments.image_configs(section, "cpu"))()
         covered += [(section, m) for m in methods]
     every = ([("01_1d", m) for m in toy1d_configs("cpu")]
-             + [("02_2d", m) for m in [*experiments.GRID2D_METHODS, *experiments.GRID2D_CHECKS]]
+             + [("02_2d", m) for m in [*experiments.GRID2D_METHODS, *experiments.GRID2D_CHECKS,
+                                         *experiments.GRID2D_SWEEP, *experiments.GRID2D_TUNED]]
              + [(s, m) for s in experiments.IMAGE_SECTIONS for m in experiments.image_configs(s, "cpu")])
     assert set(covered) == set(every)
-    assert experiments.RUN_QUEUE[-1] == ("02_2d", tuple(experiments.GRID2D_CHECKS))
+    assert experiments.RUN_QUEUE[-3:] == (("02_2d", tuple(experiments.GRID2D_CHECKS)),
+                                          ("02_2d", tuple(experiments.GRID2D_SWEEP)),
+                                          ("02_2d", experiments.GRID2D_TUNED))  # the tuned rows after their sweep
 
 
 def test_status_rows_follow_the_run_queue(tmp_path):
@@ -205,7 +208,7 @@ def test_status_rows_follow_the_run_queue(tmp_path):
     position = [experiments._queue_position(s, m) for s, m in rows]
     assert position == sorted(position) and len(set(position)) == len(experiments.RUN_QUEUE)
     ablation = [m for s, m in rows if s == "03_ablation"]
-    assert ablation[:3] == ["distgan", "gngan_orig", "gngan_ne_gm"] and rows[-1][1] in experiments.GRID2D_CHECKS
+    assert ablation[:3] == ["distgan", "gngan_orig", "gngan_ne_gm"] and rows[-1][1] in experiments.GRID2D_TUNED
 
 
 def test_run_queue_script_runs_the_steps_of_run_queue_in_order(tmp_path):
@@ -392,3 +395,111 @@ def test_the_other_reading_of_the_original_model_runs_by_name_only():
     assert cpu["gngan_orig_distgan"][0] == cpu["distgan"][0]
     with pytest.raises(ValueError, match="gngan_orig_distgan"):
         experiments.image_configs("03_ablation", "gpu", methods=["nope"])
+
+
+# The tuning sweep of the 2D baselines and their tuned rows (issue #18 item 7)
+def test_sweep_settings_differ_from_the_shared_protocol_in_exactly_the_declared_fields():
+    from dataclasses import fields
+
+    def changed(cfg, base):
+        return {f.name: getattr(cfg, f.name) for f in fields(cfg) if getattr(cfg, f.name) != getattr(base, f.name)}
+
+    base = experiments.GRID2D_METHODS
+    sweep = {k: v[0] for k, v in experiments.GRID2D_SWEEP.items()}
+    # by hand, a few
+    assert changed(sweep["sweep_wgangp_shared"], base["wgangp"]) == {}
+    assert changed(sweep["sweep_wgangp_beta1_0.5"], base["wgangp"]) == {"beta1": 0.5}
+    assert changed(sweep["sweep_wgangp_betas_0.5_0.9_lambda_p_1"], base["wgangp"]) == {"beta1": 0.5, "beta2": 0.9,
+                                                                                        "lambda_p": 1.0}
+    assert changed(sweep["sweep_ali_lr_1e-4_normal_prior"], base["ali"]) == {"lr": 1e-4, "prior": "normal"}
+    assert changed(sweep["sweep_vae_vae_sigma_0.003"], base["vae"]) == {"vae_sigma": 0.003}
+    assert changed(sweep["sweep_distgan_d_steps_1"], base["distgan"]) == {"d_steps": 1}
+    assert changed(sweep["sweep_gan_lr_2e-4_beta1_0.5"], base["gan"]) == {"lr": 2e-4, "beta1": 0.5}
+    # every setting: exactly its declared fields, and every swept method has its shared protocol
+    for k, (cfg, m, _, name) in experiments.GRID2D_SWEEP.items():
+        assert k == f"sweep_{m}_{name}"
+        assert changed(cfg, base[m]) == experiments.GRID2D_SWEEP_SETTINGS[m][name][0], k
+    assert set(experiments.GRID2D_SWEEP_SETTINGS) == {"gan", "ali", "vaegan", "vae", "beta_vae", "wgangp", "distgan"}
+    assert all("shared" in s and 4 <= len(s) <= 7 for s in experiments.GRID2D_SWEEP_SETTINGS.values())
+    # the budgets: 4 seeds and 20K iterations at cpu; the shared-protocol setting is Table 2's config but for those
+    configs = experiments.sweep_configs("cpu")
+    assert set(configs) == set(experiments.GRID2D_SWEEP)
+    assert [c.seed for c in configs["sweep_gan_shared"]] == [0, 1, 2, 3]
+    assert {c.num_steps for cfgs in configs.values() for c in cfgs} == {20_000}
+    table2 = experiments.grid2d_configs("cpu", methods=["gan"])["gan"][0]
+    assert changed(configs["sweep_gan_shared"][0], table2) == {"num_steps": 20_000}
+    assert experiments.grid2d_configs("cpu", methods=["sweep_gan_lr_1e-4"]) == {
+        "sweep_gan_lr_1e-4": configs["sweep_gan_lr_1e-4"]}
+    assert experiments.run_dir("02_2d", "cpu", "sweep_gan_lr_1e-4", 3).parts[-4:] == (
+        "02_2d", "cpu", "sweep_gan_lr_1e-4", "seed3")
+
+
+def _sweep_run(modes, points):
+    return {"final": {"covered_modes": modes, "registered_points": points}}
+
+
+def test_sweep_winner_follows_the_fixed_rule():
+    keys = [k for k, v in experiments.GRID2D_SWEEP.items() if v[1] == "wgangp"]
+    assert keys[0] == "sweep_wgangp_shared"
+    # modes per seed (2 seeds) and points: means by hand
+    table = {"sweep_wgangp_shared": [(0, 10), (1, 20)],            # 0.5 modes
+             "sweep_wgangp_beta1_0.5": [(12, 900), (14, 700)],     # 13 modes, 800 points
+             "sweep_wgangp_betas_0.5_0.9": [(11, 950), (15, 851)],  # 13 modes, 900.5 points: the winner
+             "sweep_wgangp_lr_1e-4": [(2, 100), (2, 100)]}
+    results = {k: [_sweep_run(*v) for v in table.get(k, [(0, 0), (0, 0)])] for k in keys}
+    assert experiments.sweep_winner("wgangp", results, 2) == "sweep_wgangp_betas_0.5_0.9"
+    # a tie on both: the earlier declared setting
+    results["sweep_wgangp_beta1_0.5"] = [_sweep_run(11, 950), _sweep_run(15, 851)]
+    assert experiments.sweep_winner("wgangp", results, 2) == "sweep_wgangp_beta1_0.5"
+    # nothing beats the shared protocol: it wins every tie
+    flat = {k: [_sweep_run(3, 5), _sweep_run(3, 5)] for k in keys}
+    assert experiments.sweep_winner("wgangp", flat, 2) == "sweep_wgangp_shared"
+    # incomplete: a setting with fewer seeds than the sweep's
+    results["sweep_wgangp_lr_1e-4"] = results["sweep_wgangp_lr_1e-4"][:1]
+    assert experiments.sweep_winner("wgangp", results, 2) is None
+    with pytest.raises(ValueError, match="no sweep"):
+        experiments.sweep_winner("gngan_gm", results, 2)
+
+
+def _store_2d(root, budget, method, cfg, modes, points):
+    import json
+
+    d = experiments.run_dir("02_2d", budget, method, cfg.seed, root=root)
+    d.mkdir(parents=True)
+    (d / "result.json").write_text(json.dumps({"manifest": {"config": cfg.to_dict()}, "history": [
+        {"step": cfg.num_steps, "covered_modes": modes, "registered_points": points}]}))
+
+
+def test_tuned_configs_derive_from_the_stored_sweep(tmp_path):
+    budget = "smoke"
+    sweep = experiments.sweep_configs(budget)
+    with pytest.raises(ValueError, match="not all stored"):
+        experiments.grid2d_configs(budget, methods=["wgangp_tuned"], root=tmp_path)
+    for k, cfgs in sweep.items():
+        m, name = experiments.GRID2D_SWEEP[k][1:4:2]
+        # wgangp: lambda_p_1 wins (5 modes on average); gan: nothing beats the shared protocol (ties)
+        modes = 5 if (m, name) == ("wgangp", "lambda_p_1") else 1
+        for c in cfgs:
+            _store_2d(tmp_path, budget, k, c, modes + c.seed if m == "wgangp" else 2, 100)
+    choices = experiments.sweep_choices(budget, tmp_path)
+    assert choices["wgangp"] == "sweep_wgangp_lambda_p_1" and choices["gan"] == "sweep_gan_shared"
+    tuned, pending = experiments.tuned_configs(budget, root=tmp_path)
+    assert pending == [] and set(tuned) == {"wgangp_tuned"}  # the other sweeps chose the shared protocol
+    table2 = experiments.grid2d_configs(budget, methods=["wgangp"])["wgangp"]
+    assert tuned["wgangp_tuned"] == [c.replace(lambda_p=1.0) for c in table2]
+    got = experiments.grid2d_configs(budget, methods=["wgangp_tuned", "gan_tuned", "gan"], root=tmp_path)
+    assert list(got) == ["wgangp_tuned", "gan"] and got["wgangp_tuned"] == tuned["wgangp_tuned"]
+    rows = {r["method"]: r for r in experiments.remaining_work(budget, tmp_path, sections=["02_2d"])}
+    assert "wgangp_tuned" in rows and not rows["wgangp_tuned"].get("pending") and "gan_tuned" not in rows
+    assert not any(m.startswith("sweep_") for m in rows)
+
+
+def test_remaining_work_lists_the_sweep_and_pending_tuned_rows_with_costs(tmp_path):
+    rows = {r["method"]: r for r in experiments.remaining_work("cpu", tmp_path, sections=["02_2d"])}
+    sweep = rows["sweep_wgangp_beta1_0.5"]
+    assert sweep["seeds"] == [0, 1, 2, 3] and sweep["num_steps"] == 20_000
+    assert sweep["hours"] == pytest.approx(20_000 * experiments.GRID2D_SECONDS_PER_ITERATION["wgangp"] / 3600)
+    tuned = rows["distgan_tuned"]
+    assert tuned["pending"] and tuned["seeds"] == list(range(8)) and tuned["resume_from"] == 0
+    assert tuned["hours"] == pytest.approx(195_313 * experiments.GRID2D_SECONDS_PER_ITERATION["distgan"] / 3600)
+    assert set(experiments.GRID2D_TUNED) <= set(rows)

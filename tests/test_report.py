@@ -407,3 +407,52 @@ def test_prdc_table_gives_final_values_per_method_and_is_empty_without_them():
     assert lines[3] == "| y | 0.500 | 0.250 | 1.000 | 0.750 | 1 |"
     assert len(lines) == 4  # the run without the metrics is left out
     assert report.prdc_table({"old": [run()]}, {}) == ""
+
+
+def _modes_runs(*modes):
+    return [{"final": {"covered_modes": m, "registered_points": 100 * m}} for m in modes]
+
+
+# a sweep of two methods as experiments.GRID2D_SWEEP holds it: {key: (config, method, what, setting)}
+_SWEEP = {"sweep_a_shared": (None, "a", "shared protocol", "shared"), "sweep_a_lr": (None, "a", "lr 1e-4", "lr"),
+          "sweep_b_shared": (None, "b", "shared protocol", "shared"), "sweep_b_beta1": (None, "b", "β1 0.5", "beta1")}
+
+
+def test_tuned_rows_use_the_tuned_runs_the_shared_row_where_it_won_and_name_the_missing():
+    results = {"a": _modes_runs(1, 3), "b": _modes_runs(5, 5), "g": _modes_runs(9, 9)}
+    tuned = {"a_tuned": _modes_runs(7, 9)}
+    choices = {"a": "sweep_a_lr", "b": "sweep_b_shared"}
+    rows, missing = report.tuned_rows(results, tuned, choices, _SWEEP, num_seeds=2)
+    assert rows == {"a": tuned["a_tuned"], "b": results["b"], "g": results["g"]} and missing == []
+    # a tuned row with one of its two seeds, and a sweep not complete: both missing, never the shared row instead
+    rows, missing = report.tuned_rows(results, {"a_tuned": _modes_runs(7)}, {"a": "sweep_a_lr", "b": None},
+                                      _SWEEP, num_seeds=2)
+    assert rows == {"g": results["g"]} and missing == ["a", "b"]
+    table = report.tuned_table_rows(results, tuned, choices, _SWEEP, {"a": "A"}, {"a": {"registered_modes": (4.0, 1.0)}},
+                                    num_seeds=2)
+    assert table == [["A", "2.00 ± 1.41 (2)", "lr 1e-4", "8.00 ± 1.41 (2)", "4.00 ± 1.00"],
+                     ["b", "5.00 ± 0.00 (2)", "shared protocol", "5.00 ± 0.00 (2), the shared row", "—"]]
+
+
+def test_tuned_rank_agreement_by_hand():
+    # paper means a 4 > b 3 > c 2 > d 1. Tuned rows: a 10, b 8, c 2, d 4 -> ranks (1, 2, 4, 3) against (1, 2, 3, 4):
+    # sum d^2 = 2, rho = 1 - 6 * 2 / (4 * 15) = 0.8. On the shared rows (a 1) it would be different.
+    paper = {m: {"registered_modes": (v, 0.5)} for m, v in zip("abcd", (4.0, 3.0, 2.0, 1.0))}
+    results = {"a": _modes_runs(1, 1), "b": _modes_runs(8, 8), "c": _modes_runs(2, 2), "d": _modes_runs(4, 4),
+               "ours_only": _modes_runs(25, 25)}
+    sweep = {**_SWEEP, "sweep_c_shared": (None, "c", "shared", "shared")}
+    out = report.tuned_rank_agreement(results, {"a_tuned": _modes_runs(9, 11)},
+                                      {"a": "sweep_a_lr", "b": "sweep_b_shared", "c": "sweep_c_shared"}, sweep, paper, 2)
+    assert out["rho"] == pytest.approx(0.8) and out["not_tuned"] == [] and out["methods"] == ["a", "b", "c", "d"]
+    assert report.rank_agreement(results, paper)["rho"] != pytest.approx(0.8)
+    pending = report.tuned_rank_agreement(results, {}, {"a": "sweep_a_lr", "b": None}, sweep, paper, 2)
+    assert pending["rho"] is None and pending["not_tuned"] == ["a", "b"]
+
+
+def test_sweep_rows_mark_the_chosen_setting():
+    stored = {"sweep_a_shared": _modes_runs(1, 2), "sweep_a_lr": _modes_runs(6, 8), "sweep_b_shared": _modes_runs(3)}
+    rows = report.sweep_rows(stored, _SWEEP, {"a": "sweep_a_lr", "b": None}, {"a": "A"}, num_seeds=2)
+    assert rows == [["A", "shared protocol", "2 of 2", "1.50 ± 0.71", "150.00 ± 70.71", ""],
+                    ["A", "lr 1e-4", "2 of 2", "7.00 ± 1.41", "700.00 ± 141.42", "**chosen**"],
+                    ["b", "shared protocol", "1 of 2", "3.00 ± 0.00", "300.00 ± 0.00", ""],
+                    ["b", "β1 0.5", "0 of 2", "—", "—", ""]]

@@ -66,7 +66,7 @@ def test_every_row_links_to_a_chapter_notebook():
 
 def test_every_claim_has_a_row():
     names = [r[0] for r in verdicts.verdict_rows("smoke")]
-    assert len(names) == 1 + len(paper.TABLE2) + 1 + 3 + 1 + 1
+    assert len(names) == 1 + len(paper.TABLE2) + 1 + 1 + 3 + 1 + 1  # Table 2's rows, then its ranking
 
 
 def _store(root, section, budget, method, cfg, curve, data_source="jpeg"):
@@ -331,3 +331,34 @@ def test_the_verdict_page_states_the_seeds_behind_each_verdict(tmp_path, monkeyp
     assert verdicts.seeds_behind({"a": [run(s) for s in range(10)]}) == "0–9 (10)"
     assert verdicts.seeds_behind({"gan": [run(0)], "gan_ne": [run(0), run(2)]}) == "GAN: 0; GAN+NE: 0, 2"
     assert verdicts.seeds_behind({}) == "—"
+
+
+def test_table2_ranking_row_is_judged_on_the_tuned_rows_only_once_all_are_stored(tmp_path, monkeypatch):
+    import json as _json
+
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+
+    def store(method, cfgs, modes):
+        for c in cfgs:
+            d = experiments.run_dir("02_2d", "cpu", method, c.seed)
+            d.mkdir(parents=True)
+            (d / "result.json").write_text(_json.dumps({"manifest": {"config": c.to_dict()}, "history": [
+                {"step": c.num_steps, "covered_modes": modes, "registered_points": 1000}]}))
+
+    # ours in the paper's order except WGAN-GP's shared row (0 modes); its tuned row (22) restores the order
+    ours = {"gngan_gm": 24, "wgangp": 0, "distgan": 20, "beta_vae": 18, "ali": 17, "gan": 14, "vae": 13, "vaegan": 12}
+    for m, cfgs in experiments.grid2d_configs("cpu", methods=list(paper.TABLE2)).items():
+        store(m, cfgs, ours[m])
+    row = verdicts._table2_rank_row("cpu")
+    assert row[2] == "—" and row[4] == ("not judged yet: tuned rows not stored for GAN, ALI, VAEGAN, VAE, β-VAE, "
+                                        "WGAN-GP, Dist-GAN")
+    for k, cfgs in experiments.sweep_configs("cpu").items():  # WGAN-GP's beta1 0.5 wins, the others keep the shared
+        store(k, cfgs, 10 if k == "sweep_wgangp_beta1_0.5" else 1)
+    row = verdicts._table2_rank_row("cpu")
+    assert row[4] == "not judged yet: tuned rows not stored for WGAN-GP"
+    (tuned,) = experiments.tuned_configs("cpu")[0].values()
+    assert {c.beta1 for c in tuned} == {0.5}
+    store("wgangp_tuned", tuned, 22)
+    row = verdicts._table2_rank_row("cpu")
+    assert row[2] == "Spearman ρ = 1.00 (p = 0.000) over 8 methods" and row[4] == "reproduced"
+    assert row[6] == "0–7 (8 each)"
