@@ -145,6 +145,19 @@ def planned_minutes(runs: list[PlannedRun], flops: dict[str, int],
     return out
 
 
+OPTIMISTIC_TFLOPS = 2 * experiments.GPU_PLANNING_TFLOPS
+
+
+def startable(runs: list[PlannedRun], flops: dict[str, int], seconds: float,
+              tflops: float = OPTIMISTIC_TFLOPS) -> tuple[list[PlannedRun], list[PlannedRun]]:
+    """(runs to start, runs not to start): those last in the order that could not finish in ``seconds`` even at
+    ``tflops`` (twice the planning rate) never start; they would only take GPU time from the others until the
+    first measurement stopped them."""
+    state = {r.slug: {"step": 0, "num_steps": r.config.num_steps, "running": True} for r in runs}
+    hopeless = set(runs_to_stop(state, flops, tflops * 1e12, seconds, margin=1.0))
+    return [r for r in runs if r.slug not in hopeless], [r for r in runs if r.slug in hopeless]
+
+
 def runs_to_stop(state: dict[str, dict], flops: dict[str, int], rate: float, seconds_left: float,
                  margin: float = 1.05) -> list[str]:
     """Which runs to stop so that the others finish in ``seconds_left`` at the aggregate ``rate`` (FLOP/s).
@@ -261,8 +274,8 @@ def prepare(runs: list[PlannedRun], device: str, log) -> dict:
     return {"data_s": round(t1 - t0, 1), "fid_reference_s": round(t2 - t1, 1)}
 
 
-def check_and_time(runs: list[PlannedRun], device: str, log, timing_budget_s: float = 60.0,
-                   iterations: int = 20) -> dict:
+def check_and_time(runs: list[PlannedRun], device: str, log, timing_budget_s: float = 30.0,
+                   iterations: int = 10) -> dict:
     """Before the workers start, with the GPU to itself: for each method, whether one iteration at the run's
     precision agrees with float32 (``costs.precision_agreement``; a run whose precision does not agree is not
     trained), and seconds per iteration of the run alone (``costs.time_iterations``), GN-GAN +NE+GM also at
@@ -456,6 +469,11 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
         record.update(checked)
         record["precision"] = sorted({r.config.precision for r in todo})
         todo = [r for r in todo if f"{r.section}/{r.method}" not in checked["refused"]]
+        todo, hopeless = startable(todo, flops, deadline_total - 30 - time.time())
+        record["not_started"] = [r.name for r in hopeless]
+        if hopeless:
+            log(f"not started (could not finish by the deadline even at {OPTIMISTIC_TFLOPS:g} TFLOP/s): "
+                f"{', '.join(record['not_started'])}")
         # the workers' own start (imports, data, networks) counts against the deadline too
         orch = Orchestrator(todo, flops, stage, device, deadline=deadline_total - 30, warmup_s=warmup_s,
                             check_every_s=check_every_s, log=log)
@@ -466,6 +484,7 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
         final = orch.progress()
         record["runs"] = {name: {"status": "refused", "step": 0} for name in record["planned"]
                           if name.rsplit("/", 1)[0] in checked["refused"]}
+        record["runs"].update({name: {"status": "not started", "step": 0} for name in record["not_started"]})
         for r in todo:
             res = load_result(run_directory(r, stage / "results"))
             status = "done" if res is not None else "stopped"
