@@ -54,6 +54,21 @@ def _status(args) -> None:
     from gngan import experiments
 
     root = Path(args.results_root) if args.results_root else None
+    if args.budget == "gpu":  # only the image sections have a gpu plan; 1D and 2D show their cpu runs
+        from gngan import gpurun
+
+        todo = gpurun.pending_runs(gpurun.budget_runs(), root)
+        if not todo:
+            print("budget gpu: every run is stored")
+            return
+        minutes = gpurun.planned_minutes(todo, gpurun.iteration_flops(todo))
+        for section, m in minutes.items():
+            names = [r.name.split("/", 1)[1] for r in todo if r.section == section]
+            print(f"{section:13s} {len(names):2d} runs, {m:5.1f} min at {experiments.GPU_PLANNING_TFLOPS:g} TFLOP/s "
+                  f"(planning rate): {', '.join(names)}")
+        print("train them on a GPU machine: python -m gngan gpu-pack here, then tools/gpu-stage-weights.sh and "
+              "tools/gpu-run.sh there (README, 'The gpu budget'), then python -m gngan gpu-import <folder>")
+        return
     rows = experiments.remaining_work(args.budget, root)
     if not rows:
         print(f"budget {args.budget}: every run is stored")

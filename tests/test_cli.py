@@ -82,3 +82,14 @@ def test_status_lists_missing_runs_and_resume_points(tmp_path, capsys):
     assert "wgangp" in out and "20/40" in out and out.strip().splitlines()[-1].startswith("total:")
     table = out.strip().splitlines()[:-1]
     assert len({len(line) for line in table}) == 1, "the status columns line up under the longest method name"
+
+
+def test_status_at_the_gpu_budget_lists_the_image_runs_with_their_planned_minutes(tmp_path, capsys):
+    from gngan.__main__ import main
+
+    assert main(["status", "--budget", "gpu", "--results-root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("03_ablation   10 runs,  10.0 min at 150 TFLOP/s")
+    assert "05_gan_ne_gm   4 runs" in out and "04_table3      5 runs" in out
+    assert "01_1d" not in out and "02_2d" not in out  # no gpu plan: they show their cpu runs
+    assert "gpu-stage-weights.sh" in out
