@@ -57,7 +57,7 @@ MPS=off
 if [ "${GNGAN_GPU_MPS:-auto}" = auto ] && [ "$DEVICE" != cpu ] && command -v nvidia-cuda-mps-control >/dev/null; then
   export CUDA_MPS_PIPE_DIRECTORY=${TMPDIR:-/tmp}/gngan-mps-pipe CUDA_MPS_LOG_DIRECTORY=${TMPDIR:-/tmp}/gngan-mps-log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-  if nvidia-cuda-mps-control -d && timeout 90 "$PY" -c 'import torch; torch.ones(1, device="cuda").sum().item()'; then
+  if nvidia-cuda-mps-control -d && timeout 45 "$PY" -c 'import torch; torch.ones(1, device="cuda").sum().item()'; then
     MPS=on
     trap 'echo quit | nvidia-cuda-mps-control || true' EXIT
   else
