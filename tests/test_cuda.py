@@ -36,27 +36,38 @@ def _tiny(config):
 
 
 def _one_iteration(config, device):
+    """(losses, {network: all its parameters' changes in the iteration as one vector}) of one iteration."""
     dataset = data.make_dataset(config.data)
     nets = build_nets(config, dataset.x_dim)
     for m in nets.modules().values():
         m.to(device)
     st = Stepper(config, nets, build_optimizers(config, nets), [dataset.sampler(torch.Generator().manual_seed(0))],
                  [torch.Generator().manual_seed(1)], torch.device(device), [config.seed])
+    before = {k: [p.detach().cpu().clone() for p in m.parameters()] for k, m in nets.modules().items()}
     losses = {k: v.cpu() for k, v in st.iteration().items()}
-    params = {f"{k}.{n}": p.detach().cpu() for k, m in nets.modules().items() for n, p in m.named_parameters()}
-    return losses, params
+    updates = {k: torch.cat([(p.detach().cpu() - b).flatten() for p, b in zip(m.parameters(), before[k])])
+               for k, m in nets.modules().items()}
+    return losses, updates
+
+
+# How far a network's update may differ, ||gpu - cpu|| / ||cpu||. Not a rounding-level bound: Adam's first step is
+# lr * g / (|g| + eps), so elements whose gradient is round-off sized move by up to lr either way, and the later
+# steps of the iteration (AE, then G; 5 D steps) see those weights. float32 against float64 on the CPU (width 0.25,
+# batch 16) moved the updates by up to 0.155 (net_G of sngan and gangp; 1e-4 to 7e-2 elsewhere) and single
+# elements by 2 lr, while the losses agreed to 1e-3 of their tolerance: the losses are the precise check; this one
+# catches an update that goes wrong on the whole (none: 1.0; reversed: 2.0).
+UPDATE_TOLERANCE = 0.5
 
 
 @pytest.mark.parametrize("key", sorted(GPU_METHODS))
 def test_an_iteration_on_the_gpu_equals_the_cpus(key):
     config = _tiny(GPU_METHODS[key])
-    cpu_losses, cpu_params = _one_iteration(config, "cpu")
-    gpu_losses, gpu_params = _one_iteration(config, "cuda")
+    cpu_losses, cpu_updates = _one_iteration(config, "cpu")
+    gpu_losses, gpu_updates = _one_iteration(config, "cuda")
     for k, v in cpu_losses.items():
         torch.testing.assert_close(gpu_losses[k], v, rtol=1e-3, atol=1e-4, msg=f"{key} loss {k}")
-    # after one Adam step of lr 2e-4 every weight moved by ~lr; a difference of a few 1e-6 is rounding
-    for k, v in cpu_params.items():
-        torch.testing.assert_close(gpu_params[k], v, rtol=1e-3, atol=5e-6, msg=f"{key} {k}")
+    moved = {k: float((gpu_updates[k].double() - v.double()).norm() / v.double().norm()) for k, v in cpu_updates.items()}
+    assert all(m <= UPDATE_TOLERANCE for m in moved.values()), f"{key}: the updates differ by {moved}"
 
 
 def _cheap_evaluator(nets, dataset, config, seeds, step, device):
