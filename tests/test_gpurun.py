@@ -197,3 +197,18 @@ def test_runs_that_cannot_finish_even_at_the_optimistic_rate_never_start():
     start, wait = gpurun.startable(runs, flops, seconds=50, tflops=300)
     assert start == runs[:2] and wait == runs[2:]
     assert gpurun.startable(runs, flops, seconds=80, tflops=300) == (runs, [])
+
+
+def test_gpu_run_sh_gives_training_only_what_is_left_of_the_device_call(tmp_path):
+    """The device call is killed at 600 s: when the steps before training took long, gpu-run gets fewer minutes
+    (here the call's share is 80 s, so at most (80 - 20) / 60 = 1 minute of the 6.5 asked for)."""
+    (tmp_path / "staged").mkdir()
+    (tmp_path / "staged" / "w.pt").write_bytes(b"")  # only looked for; --help stops before it is read
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GNGAN_GPU_DEVICE": "cpu",
+           "GNGAN_GPU_MINUTES": "6.5", "GNGAN_GPU_CALL_SECONDS": "80", "GNGAN_CARRY": str(tmp_path / "no-carry"),
+           "GNGAN_WEIGHTS_STAGE": str(tmp_path / "staged"), "TMPDIR": str(tmp_path), "GNGAN_GPU_ARGS": "--help"}
+    proc = subprocess.run(["bash", str(REPO / "tools" / "gpu-run.sh")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    minutes = float(proc.stdout.split("gpu-run gets ", 1)[1].split()[0])
+    assert 0 < minutes <= 1.0

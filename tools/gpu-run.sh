@@ -17,6 +17,9 @@ CARRY=${GNGAN_CARRY:-.gpu-carry}
 # 6.5 minutes of gpu-run plus at most ~3 for the steps before it fit one 10-minute device call, and leave a
 # lease of 15 minutes room to start again if the first call fails early.
 MINUTES=${GNGAN_GPU_MINUTES:-6.5}
+# The device call is killed at 600 s, before gpu-run writes anything if it is still training: the minutes
+# shrink when the steps before (MPS probe up to 45 s, CUDA tests up to 150 s) took longer than planned.
+CALL_S=${GNGAN_GPU_CALL_SECONDS:-570}
 DEVICE=${GNGAN_GPU_DEVICE:-cuda}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
@@ -57,11 +60,11 @@ MPS=off
 if [ "${GNGAN_GPU_MPS:-auto}" = auto ] && [ "$DEVICE" != cpu ] && command -v nvidia-cuda-mps-control >/dev/null; then
   export CUDA_MPS_PIPE_DIRECTORY=${TMPDIR:-/tmp}/gngan-mps-pipe CUDA_MPS_LOG_DIRECTORY=${TMPDIR:-/tmp}/gngan-mps-log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-  if nvidia-cuda-mps-control -d && timeout 45 "$PY" -c 'import torch; torch.ones(1, device="cuda").sum().item()'; then
+  if timeout 20 nvidia-cuda-mps-control -d && timeout 45 "$PY" -c 'import torch; torch.ones(1, device="cuda").sum().item()'; then
     MPS=on
-    trap 'echo quit | nvidia-cuda-mps-control || true' EXIT
+    trap 'echo quit | timeout 20 nvidia-cuda-mps-control || true' EXIT
   else
-    echo quit | nvidia-cuda-mps-control 2>/dev/null || true
+    echo quit | timeout 20 nvidia-cuda-mps-control 2>/dev/null || true  # a hang here would cost the call
     unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
     MPS="off (it did not start, or a CUDA client failed under it)"
   fi
@@ -81,6 +84,9 @@ else
 fi
 
 echo "== train"
+MINUTES=$("$PY" -c 'import sys; m, left = map(float, sys.argv[1:]); print(round(max(0.0, min(m, (left - 20) / 60)), 2))' \
+  "$MINUTES" "$(( CALL_S - SECONDS ))")
+echo "gpu-run gets $MINUTES minutes ($SECONDS s of the call spent, the call's share is $CALL_S s)"
 # shellcheck disable=SC2086  # GNGAN_GPU_ARGS holds several options
 "$PY" -m gngan gpu-run --out "$OUT" --minutes "$MINUTES" --device "$DEVICE" ${GNGAN_GPU_ARGS:-}
 ls -la "$OUT"
