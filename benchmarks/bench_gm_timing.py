@@ -15,27 +15,10 @@ import statistics
 import time
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 
 from gngan import experiments, losses
+from gngan.costs import FlopCount
 from gngan.cnn import build_image_nets
-
-
-class FlopCount(TorchDispatchMode):
-    """Counts the FLOPs of every op torch has a formula for (convolutions, their backward, matmuls).
-    torch's FlopCounterMode cannot be used here: its module tracking breaks inside autograd.grad."""
-
-    def __init__(self):
-        super().__init__()
-        self.flops = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if func._overloadpacket in flop_registry:
-            self.flops += flop_registry[func._overloadpacket](*args, **kwargs, out_val=out)
-        return out
 
 
 def main() -> None:

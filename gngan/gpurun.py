@@ -179,9 +179,9 @@ def runs_to_stop(state: dict[str, dict], flops: dict[str, int], rate: float, sec
 # --------------------------------------------------------------------------------------------- worker
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    from gngan.images import atomic_save
+
+    atomic_save(path, lambda f: f.write(json.dumps(data).encode()))
 
 
 def work(run: PlannedRun, root: Path, device: str, progress_file: Path, stop_file: Path) -> int:
