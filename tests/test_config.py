@@ -63,8 +63,9 @@ def test_precision_defaults_to_fp32_and_is_part_of_the_run():
 
 
 def test_results_stored_before_precision_existed_load_as_fp32_and_equal_todays_configs():
-    """Every stored result predates the field (its config dict lacks the key) and was trained in float32: it
-    must load as precision="fp32" and still equal the config its section builds today at its budget."""
+    """The stored results that predate the field (their config dict lacks the key) were trained in float32: they
+    must load as precision="fp32", and every stored cpu result (tuning sweep included) must still equal the config
+    its section builds today at its budget."""
     import json
 
     from gngan import experiments
@@ -75,8 +76,9 @@ def test_results_stored_before_precision_existed_load_as_fp32_and_equal_todays_c
     assert len(old) > 100, "the stored cpu results (they lack the key) are expected under results/"
     assert {RunConfig.from_dict(d).precision for d in old} == {"fp32"}
     sections = {"01_1d": experiments.toy1d_configs("cpu"),
-                "02_2d": experiments.grid2d_configs("cpu", methods=[*experiments.GRID2D_METHODS,
-                                                                     *experiments.GRID2D_CHECKS])}
+                "02_2d": {**experiments.grid2d_configs("cpu", methods=[*experiments.GRID2D_METHODS,
+                                                                        *experiments.GRID2D_CHECKS]),
+                          **experiments.sweep_configs("cpu"), **experiments.tuned_configs("cpu")[0]}}
     sections.update({s: experiments.image_configs(s, "cpu") for s in experiments.IMAGE_SECTIONS})
     found = 0
     for section, configs in sections.items():
