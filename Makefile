@@ -49,6 +49,7 @@ book: venv $(MATHJAX)
 	  $(BIN)/papermill $$nb book/chapters/$$(basename $$nb) \
 	    -p budget $(BUDGET) -p device $(DEVICE) -k python3 --cwd notebooks; \
 	done
+	$(BIN)/python -m gngan book-tags book/chapters/*.ipynb
 	$(BIN)/jupyter-book build book $(JB_FLAGS)
 	@echo "Book built at budget=$(BUDGET). Open: $(CURDIR)/book/_build/html/index.html"
 

@@ -132,6 +132,13 @@ def _gpu_pack(args) -> None:
     print("make call 2 right after call 1 (the machine stays warm ~30 s; the weights wait in /tmp there)")
 
 
+def _book_tags(args) -> None:
+    from gngan.book import remove_injected_parameters
+
+    for path in args.notebooks:
+        remove_injected_parameters(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gngan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--weights", default="fp16", help="compact scheme of the FID Inception weights (fp16: the "
                                                         "one whose FID shift passed; int8 did not)")
     k.set_defaults(func=_gpu_pack)
+    b = sub.add_parser("book-tags", help="hide papermill's injected-parameters cell of executed notebooks in the book")
+    b.add_argument("notebooks", nargs="+")
+    b.set_defaults(func=_book_tags)
     args = parser.parse_args(argv)
     from gngan.trainer import RunInUseError  # after parse_args: --help needs no torch
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+import zlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from gngan.experiments import GRID2D_CHECKS, GRID2D_SWEEP
 from gngan.metrics import SNAPSHOT_GRIDS
 from gngan.report import seed_std
 
@@ -58,10 +62,65 @@ def toy1d_strip(results: dict[str, list[dict]], dataset, labels: dict[str, str],
     return fig
 
 
-def _method_colors() -> list[str]:
-    """One colour per method, in the order of a chapter's results, the same in each of its figures (ten colours
-    are not enough for the 2D chapter's eleven methods; black is left for our mean ± std markers)."""
-    return plt.rcParams["axes.prop_cycle"].by_key()["color"] + ["teal", "gold", "navy"]
+# One colour per method key, the same in every chapter. Methods shown together differ: the 2D chapter's eleven,
+# the ablation's GN-GAN variants (a blue family) with Dist-GAN, Table 3's five, Fig. 7's four GAN variants. No
+# method is black (our mean ± std markers) or tab:red (the paper's marks and the 2D modes). A run that changes
+# a method's settings (hinge loss, another data set, a tuned or swept setting, a 2D check) takes its colour.
+METHOD_COLORS = {
+    "gngan": "#4292c6",
+    "gngan_orig": "#6baed6",
+    "gngan_ne": "#17becf",
+    "gngan_gm": "#1f77b4",
+    "gngan_ne_gm": "#253494",
+    "gngan_hinge": "#253494",
+    "distgan": "#ff7f0e",
+    "distgan_hinge": "#ff7f0e",
+    "wgangp": "#2ca02c",
+    "gangp": "#a6761d",
+    "sngan": "#6a3d9a",
+    "gan": "#7f7f7f",
+    "gan_ne": "#e7298a",
+    "gan_gm": "#7570b3",
+    "gan_ne_gm": "#1b9e77",
+    "ali": "#9467bd",
+    "vaegan": "#e377c2",
+    "vae": "#8c564b",
+    "beta_vae": "#c49c94",
+    "mmdrep": "#bcbd22",
+    "bourgan": "#008b8b",
+}
+# colours for keys no chapter uses (tab20 less its reds), picked by a stable hash of the key
+_FALLBACK_COLORS = ["#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#9edae5", "#f7b6d2", "#c7c7c7", "#dbdb8d",
+                    "#bd9e39", "#393b79", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354"]
+
+
+def base_method(key: str) -> str | None:
+    """The method of ``METHOD_COLORS`` that a stored method key runs: the key itself; for ``<m>_tuned``, m; for a
+    2D sweep key (``GRID2D_SWEEP``) or 2D check (``GRID2D_CHECKS``), the method it tunes or probes; otherwise the
+    longest known method that the key starts with followed by ``_`` (``gngan_hinge_stl10`` -> ``gngan_hinge``,
+    ``sweep_gan_x`` -> ``gan``); None when there is none."""
+    if key in METHOD_COLORS:
+        return key
+    if key in GRID2D_SWEEP:
+        return GRID2D_SWEEP[key][1]
+    if key in GRID2D_CHECKS:
+        return GRID2D_CHECKS[key][1]
+    if key.endswith("_tuned"):
+        return base_method(key[: -len("_tuned")])
+    if key.startswith("sweep_"):
+        key = key[len("sweep_"):]
+    prefixes = [m for m in METHOD_COLORS if key == m or key.startswith(m + "_")]
+    return max(prefixes, key=len) if prefixes else None
+
+
+def method_color(method: str) -> str:
+    """The colour of a method key (a hex string), the same in every figure of the book whatever the other
+    methods shown: ``METHOD_COLORS`` of its ``base_method``; a key with none gets a fixed colour of its own
+    (a stable hash of the key into a spare palette), not an error."""
+    base = base_method(method)
+    if base is not None:
+        return METHOD_COLORS[base]
+    return _FALLBACK_COLORS[zlib.crc32(method.encode()) % len(_FALLBACK_COLORS)]
 
 
 def _side_by_side(values: np.ndarray, step: float) -> np.ndarray:
@@ -78,12 +137,11 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
     """Covered modes at the end of training, one dot per seed, our mean ± std in black; the paper's value as a
     red cross, with its std bar where ``paper`` gives (mean, std)."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(results) + 1.5), 2.8))
-    colors = _method_colors()
     paper_label = "paper"
     for i, m in enumerate(results):
         vals = np.array([r["final"]["covered_modes"] for r in results[m]])
         ax.scatter(i - 0.08 + _side_by_side(vals, 0.05), vals, s=14, alpha=0.8, label=None,
-                   color=colors[i % len(colors)])
+                   color=method_color(m))
         ax.errorbar(i + 0.25, vals.mean(), yerr=seed_std(vals), fmt="o", color="k", capsize=3,
                     label="ours, mean ± std" if i == 0 else None)
         if paper and m in paper:
@@ -102,34 +160,97 @@ def covered_modes_per_seed(results: dict[str, list[dict]], labels: dict[str, str
     return fig
 
 
+def _training_curves(ax, runs: list[dict], key: str, color: str, label: str) -> None:
+    """One method's ``key`` against steps on ``ax``: the mean over seeds (the line labelled ``label``), a ± std
+    band over seeds around it and one thin line per seed, all in ``color``. Every seed has the first seed's steps."""
+    steps = np.array([rec["step"] for rec in runs[0]["history"]])
+    vals = np.array([[rec[key] for rec in r["history"]] for r in runs], dtype=float)  # (seeds, evaluations)
+    ax.plot(steps, vals.mean(0), label=label, color=color)
+    band = seed_std(vals, 0)
+    ax.fill_between(steps, vals.mean(0) - band, vals.mean(0) + band, alpha=0.2, color=color)
+    for v in vals:
+        ax.plot(steps, v, color=color, lw=0.4, alpha=0.4)
+
+
+def _iterations_axis(ax, last: int) -> None:
+    if last >= 10_000:
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:.0f}K"))
+
+
 def metric_over_training(results: dict[str, list[dict]], labels: dict[str, str], key: str, ylabel: str,
-                         paper_final: dict[str, tuple[float, float]] | None = None):
-    """Mean +- std band over seeds of ``key`` against steps, thin lines per seed; with ``paper_final``
-    ({method: (mean, std)}), the paper's final value as a diamond with its std bar just right of our last
-    iteration, in the method's colour, on the same axis."""
-    fig, ax = plt.subplots(figsize=(7, 3))
+                         paper_final: dict[str, tuple[float, float]] | None = None, panels: bool | None = None):
+    """Mean +- std band over seeds of ``key`` against steps, thin lines per seed, in each method's
+    ``method_color``; with ``paper_final`` ({method: (mean, std)}), the paper's final value as a diamond with its
+    std bar just right of our last iteration, in the method's colour.
+
+    ``panels`` None draws small multiples when ``results`` has more than 4 methods, one axis otherwise; True or
+    False forces small multiples or one axis. One axis: every method overlaid, a legend of the labels beside it.
+    Small multiples (``_metric_panels``): one panel per method, in ``results`` order, on shared axes."""
     last = max(r["history"][-1]["step"] for runs in results.values() for r in runs) if results else 0
-    colors = _method_colors()
-    for i, (m, runs) in enumerate(results.items()):
-        steps = np.array([rec["step"] for rec in runs[0]["history"]])
-        vals = np.array([[rec[key] for rec in r["history"]] for r in runs], dtype=float)
-        (line,) = ax.plot(steps, vals.mean(0), label=labels[m], color=colors[i % len(colors)])
-        band = seed_std(vals, 0)
-        ax.fill_between(steps, vals.mean(0) - band, vals.mean(0) + band, alpha=0.2,
-                        color=line.get_color())
-        for v in vals:
-            ax.plot(steps, v, color=line.get_color(), lw=0.4, alpha=0.4)
+    if panels is None:
+        panels = len(results) > 4
+    if panels and results:
+        return _metric_panels(results, labels, key, ylabel, paper_final, last)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for m, runs in results.items():
+        color = method_color(m)
+        _training_curves(ax, runs, key, color, labels.get(m, m))
         if paper_final and m in paper_final:
             mean, std = paper_final[m]
-            ax.errorbar([last * 1.04], [mean], yerr=[std], fmt="D", ms=4, capsize=2, color=line.get_color())
+            ax.errorbar([last * 1.04], [mean], yerr=[std], fmt="D", ms=4, capsize=2, color=color)
     if paper_final and any(m in paper_final for m in results):
         ax.errorbar([], [], yerr=[], fmt="D", ms=4, color="gray", label="paper, final (± std)")
     ax.set_xlabel("iteration")
-    if last >= 10_000:
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:.0f}K"))
+    _iterations_axis(ax, last)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
+    return fig
+
+
+def _metric_panels(results: dict[str, list[dict]], labels: dict[str, str], key: str, ylabel: str,
+                   paper_final: dict[str, tuple[float, float]] | None, last: int):
+    """Small multiples of ``metric_over_training``: a grid of up to 4 columns (rows balanced, unused cells
+    switched off), ~2.2 in per row, shared x and y axes. Panel i: method i of ``results``, titled with its label,
+    its mean line (labelled with the label), ± std band and per-seed lines; for a method of ``paper_final``, the
+    paper's mean as a dashed line across the panel and as the diamond with its std bar at 1.04 x ``last``. One
+    legend above the grid says what band, thin lines, dashed line and diamond are."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    methods = list(results)
+    rows = -(-len(methods) // 4)
+    cols = -(-len(methods) // rows)
+    fig, axes = plt.subplots(rows, cols, figsize=(9.5, 2.2 * rows + 0.4), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
+    with_paper = False
+    for ax, m in zip(axes.flat, methods):
+        color = method_color(m)
+        _training_curves(ax, results[m], key, color, labels.get(m, m))
+        if paper_final and m in paper_final:
+            mean, std = paper_final[m]
+            ax.axhline(mean, color=color, ls="--", lw=0.8, alpha=0.8)
+            ax.errorbar([last * 1.04], [mean], yerr=[std], fmt="D", ms=4, capsize=2, color=color)
+            with_paper = True
+        ax.set_title(textwrap.fill(labels.get(m, m), 34), fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.axis("off")
+    for j in range(cols):  # the lowest used panel of each column carries the iterations
+        bottom = axes[(len(methods) - 1 - j) // cols, j]
+        bottom.xaxis.set_tick_params(labelbottom=True)
+        bottom.set_xlabel("iteration", fontsize=8)
+    for i in range(rows):
+        axes[i, 0].set_ylabel(ylabel, fontsize=8)
+    _iterations_axis(axes[0, 0], last)
+    handles = [(Patch(color="gray", alpha=0.2, lw=0), Line2D([], [], color="gray")),
+               Line2D([], [], color="gray", lw=0.4)]
+    names = ["ours, mean ± std over seeds", "ours, one seed"]
+    if with_paper:
+        handles.append((Line2D([], [], color="gray", ls="--", lw=0.8),
+                        Line2D([], [], color="gray", marker="D", ms=4, ls="none")))
+        names.append("paper, final (± std)")
+    fig.legend(handles, names, loc="outside upper center", ncol=len(handles), fontsize=7, frameon=False)
     return fig
 
 

@@ -369,11 +369,10 @@ def fid_order_verdict(order: dict, seeds: int = 1) -> str:
     """The verdict text for ``fid_order``'s result, at an early (cpu) budget."""
     if order["wobble"] is None:
         return "inconclusive at this early budget: too few evaluations to judge the FID's noise"
-    noise = (f"the FID moves by ±{order['wobble']:.1f} over a run's last evaluations; "
-             f"{seeds} seed{'s' if seeds > 1 else ''}")
+    noise = f"±{order['wobble']:.1f} over a run's last evaluations; {seeds} seed{'s' if seeds > 1 else ''}"
     if order["outcome"] == "inconclusive":
         return f"inconclusive at this early budget: some FID gaps are within the noise ({noise})"
-    return f"order {order['outcome']} at this early budget (beyond the noise: {noise})"
+    return f"order {order['outcome']} at this early budget (beyond the FID noise of {noise})"
 
 
 def claimed_fid_order(results: dict[str, list[dict]], claimed: list[str]) -> tuple[dict, str]:
@@ -679,19 +678,31 @@ def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too
     return "\n\n".join(parts)
 
 
-def budget_line(shown: str, asked: str, configs: dict[str, list], hours: float | None, data_source: str) -> str:
-    """The line an image chapter prints first: the budget it shows (and the one asked for, when they differ), its
-    methods, seeds, iterations, width, FID protocol, the CIFAR-10 source its runs train on
-    (``gngan.images.CIFAR10_SOURCE_LABELS``) and, where measured, the estimated CPU-hours to train them all."""
+def _seed_text(seeds: list[int]) -> str:
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def budget_line(shown: str, asked: str, configs: dict[str, list], device: str, hours: float | None = None,
+                data_source: str | None = None) -> str:
+    """The sentence a chapter states once, at its top, in prose: the budget it shows (and the one asked for, when
+    they differ), the device it would train missing runs on, its methods, seeds and iterations; for image runs also
+    the width, the FID protocol and the CIFAR-10 source (``gngan.images.CIFAR10_SOURCE_LABELS``); and, where
+    measured, the estimated CPU-hours to train them all."""
     from gngan.images import CIFAR10_SOURCE_LABELS
 
     first = next(iter(configs.values()))[0]
     seeds = sorted({c.seed for cfgs in configs.values() for c in cfgs})
-    return (f"budget={shown}" + (f" (asked: {asked})" if shown != asked else "")
-            + f": {len(configs)} methods, seeds {seeds}, {first.num_steps} iterations, width {first.width}, FID of "
-            f"{first.fid_fake} generated vs {first.fid_real} real images every {first.eval_every} iterations; data: "
-            f"{CIFAR10_SOURCE_LABELS.get(data_source, data_source)}"
-            + (f"; estimated {hours:.1f} CPU-hours (one thread) to train them all" if hours is not None else ""))
+    text = (f"**Ran at:** the `{shown}` budget" + (f" (asked for: `{asked}`)" if shown != asked else "")
+            + f", device `{device}` for any run trained here: {len(configs)} method{'s' if len(configs) > 1 else ''}, "
+            f"{_seed_text(seeds)}, {first.num_steps:,} iterations per run")
+    if data_source is not None:
+        text += (f", width {first.width:g}, FID of {first.fid_fake:,} generated vs {first.fid_real:,} real images "
+                 f"every {first.eval_every:,} iterations; data: {CIFAR10_SOURCE_LABELS.get(data_source, data_source)}")
+    if hours is not None:
+        text += f"; about {hours:.1f} CPU-hours (one thread) to train them all"
+    return text + "."
 
 
 def _duration(seconds: float) -> str:

@@ -11,6 +11,21 @@ NO_SMOKE_VERDICT = "no verdict: smoke is a pipeline check"
 # the GM timing is a section of the Table 3 chapter).
 CHAPTERS = {"1D chapter": "01_1d.ipynb", "2D chapter": "02_2d.ipynb", "ablation chapter": "03_ablation.ipynb",
             "Table 3 chapter": "04_table3.ipynb", "GAN+NE/GM chapter": "05_gan_ne_gm.ipynb"}
+# The section of its chapter that argues each row's verdict: a MyST target ``(label)=`` above that section's heading
+# in the chapter notebook, linked from the verdict page as ``[chapter](#label)``.
+TARGETS = {"1d": ("1D chapter", "verdict-1d"), "table2": ("2D chapter", "verdict-table2"),
+           "table2_rank": ("2D chapter", "verdict-table2-ranking"), "ablation": ("ablation chapter", "verdict-ablation"),
+           "table3": ("Table 3 chapter", "verdict-table3"), "table3_columns": ("Table 3 chapter", "table3-columns"),
+           "fig7": ("GAN+NE/GM chapter", "verdict-fig7"), "gm_cost": ("Table 3 chapter", "verdict-gm-cost")}
+# A row's verdict is one sentence of at most this many words; the details are in the chapter section it links to.
+VERDICT_WORDS = 30
+# The summary's outcome of a verdict, by how the verdict begins (first match wins); a verdict beginning otherwise
+# is an error, so a new wording cannot slip past the count.
+OUTCOMES = (("reproduced", "reproduced"), ("order reproduced", "reproduced"), ("partly", "partly"),
+            ("not reproduced", "not reproduced"), ("order not reproduced", "not reproduced"),
+            ("incomplete", "not judged"), ("inconclusive", "not judged"), ("not run", "not judged"),
+            ("not judged", "not judged"), (NO_SMOKE_VERDICT, "not judged"))
+OUTCOME_ORDER = ("reproduced", "partly", "not reproduced", "not judged")
 
 
 def _hours_left(section: str) -> str:
@@ -21,10 +36,8 @@ def _hours_left(section: str) -> str:
 def _not_run_images(section: str, budget: str = "cpu") -> str:
     if budget == "gpu":
         s = experiments.gpu_budget_status(section)
-        return (f"not run yet: {s['stored']} of the gpu budget's {s['runs']} runs are stored; they train on an H200 "
-                f"(`{experiments.GPU_COMMANDS[0]}`, then `{experiments.GPU_COMMANDS[1]}`)")
-    return (f"not run here yet: image training is implemented and tested; this chapter's cpu-budget "
-            f"runs{_hours_left(section)} have not all been trained")
+        return f"not run yet: {s['stored']} of the gpu budget's {s['runs']} runs are stored (they train on an H200)"
+    return f"not run here yet: this chapter's cpu runs are not all trained{_hours_left(section)}"
 
 
 def _unless_smoke(verdict: str, budget: str) -> str:
@@ -76,25 +89,21 @@ def _ablation_row(budget: str) -> list:
     pairs = [p for p in paper.FIG5_FASTER if set(p) <= set(complete)]
     if not pairs:
         return [claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation", budget),
-                "ablation chapter", "—"]
+                "ablation chapter", "—", "ablation"]
     label = experiments.METHOD_LABELS
     steps = res["gngan_orig"][0]["final"]["step"]
     ours = f"final FID at {steps:,} iterations: " + ", ".join(f"{label[k]} {_fid(res[k])}" for k in complete)
-    out = {p: report.faster_at_every_evaluation(res, *p) for p in pairs}
-    yes = [f"{label[p[0]]} than {label[p[1]]}" for p in pairs if out[p]["beyond_spread"]]
-    no = [f"{label[p[0]]} vs {label[p[1]]} ({report.faster_shortfall(out[p])})" for p in pairs
-          if not out[p]["beyond_spread"]]
-    found = "; ".join(([f"{report.FASTER}: {', '.join(yes)}"] if yes else [])
-                      + ([f"not separated: {', '.join(no)}"] if no else []))
+    # the pair-by-pair comparison is the chapter's table; the row counts the pairs
+    yes = sum(report.faster_at_every_evaluation(res, *p)["beyond_spread"] for p in pairs)
+    found = f"{yes} of {len(pairs)} claimed pairs faster (lower at every evaluation, beyond the seeds' spread)"
     if len(pairs) < len(paper.FIG5_FASTER):
         missing = ", ".join(label[k] for k in keys if k not in complete)
-        verdict = (f"incomplete: {missing} not trained yet{_hours_left('03_ablation')}; "
-                   f"so far (early training only): {found}")
+        verdict = f"incomplete: {missing} not trained yet; so far (early training only): {found}"
     else:
-        outcome = "reproduced" if not no else "not reproduced" if not yes else "partly"
+        outcome = "reproduced" if yes == len(pairs) else "not reproduced" if not yes else "partly"
         verdict = f"{outcome} (early training only): {found}"
     return [claim, "FID curves (image only)", ours, budget, _unless_smoke(verdict, budget), "ablation chapter",
-            seeds_behind({k: res[k] for k in complete})]
+            seeds_behind({k: res[k] for k in complete}), "ablation"]
 
 
 # What the runs' recorded data source (the ``data_source`` of their last evaluation) means for comparing FID levels
@@ -128,17 +137,16 @@ def table3_outcome(budget: str) -> dict | None:
     gap = final[best_other] - final["gngan_hinge"]
     wobble = report.fid_wobble(res)
     if wobble is None or abs(gap) <= wobble:
-        verdict = ("inconclusive at this early budget: GN-GAN's FID and the lowest other are within the noise "
-                   "of the evaluations")
+        verdict = "inconclusive at this early budget: GN-GAN's FID and the lowest other are within the evaluations' noise"
     elif gap > 0:
         unlike = unlike_the_paper(res["gngan_hinge"])
         verdict = ("partly: lowest FID at this early budget, level not comparable (" + ", ".join(unlike) + ")"
-                   if unlike else "lowest FID at this budget, on the paper's data and sample count")
+                   if unlike else "reproduced: lowest FID at this budget, on the paper's data and sample count")
     else:
         verdict = "not reproduced at this early budget"
     missing = [experiments.METHOD_LABELS[m] for m in configs if m not in res]
     if missing:
-        verdict = f"incomplete: {', '.join(missing)} not trained yet{_hours_left('04_table3')}; so far: {verdict}"
+        verdict = f"incomplete: {', '.join(missing)} not trained yet; so far: {verdict}"
     return {"final": final, "best": best, "best_other": best_other, "gap": gap, "wobble": wobble,
             "verdict": _unless_smoke(verdict, budget), "complete": not missing, "results": res,
             "steps": res["gngan_hinge"][0]["final"]["step"]}
@@ -169,11 +177,11 @@ def _table3_row(budget: str) -> list:
     claim = "Table 3: GN-GAN FID, CIFAR-10 CNN, best of the compared methods"
     out = table3_outcome(budget)
     if out is None:
-        return [claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "Table 3 chapter", "—"]
+        return [claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "Table 3 chapter", "—", "table3"]
     res, final, best = out["results"], out["final"], out["best"]
     lowest = "lowest" if out["complete"] else f"lowest of the {len(res)} trained"
     ours = f"{_fid(res['gngan_hinge'])} ({lowest}: {experiments.METHOD_LABELS[best]} {final[best]:.1f})"
-    return [claim, f"{v}", ours, budget, out["verdict"], "Table 3 chapter", seeds_behind(res)]
+    return [claim, f"{v}", ours, budget, out["verdict"], "Table 3 chapter", seeds_behind(res), "table3"]
 
 
 def _fig7_row(budget: str) -> list:
@@ -183,11 +191,11 @@ def _fig7_row(budget: str) -> list:
     res = _image_results("05_gan_ne_gm", budget)
     order = ["gan_ne_gm", "gan_gm", "gan_ne"]
     if not all(m in res for m in order):
-        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "GAN+NE/GM chapter", "—"]
+        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "GAN+NE/GM chapter", "—", "fig7"]
     found, verdict = report.claimed_fid_order(res, order)
     ours = " / ".join(f"{found['final'][m]:.1f}" for m in order)
     return [claim, shown, ours, budget, _unless_smoke(verdict, budget), "GAN+NE/GM chapter",
-            seeds_behind({m: res[m] for m in order})]
+            seeds_behind({m: res[m] for m in order}), "fig7"]
 
 
 def _toy1d_row(budget: str) -> list:
@@ -196,15 +204,17 @@ def _toy1d_row(budget: str) -> list:
         results = experiments.run_section("01_1d", configs, budget, train=False)
     except FileNotFoundError:
         return ["1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", "—", budget,
-                "not run here yet", "1D chapter", "—"]
+                "not run here yet", "1D chapter", "—", "1d"]
     summary = report.coverage_summary(results, experiments.METHOD_LABELS, num_modes=3)
     gn, dist = summary
     text = report.toy1d_verdict(summary, budget)
-    verdict = text.split("**")[1].lower() if "**" in text else NO_SMOKE_VERDICT
+    verdict = (f"{text.split('**')[1].lower()}: GN-GAN covers all three modes in {gn['all_modes']} of "
+               f"{gn['num_seeds']} seeds, Dist-GAN in {dist['all_modes']} of {dist['num_seeds']}"
+               if "**" in text else NO_SMOKE_VERDICT)
     ours = (f"all 3 modes in {gn['all_modes']}/{gn['num_seeds']} seeds (GN-GAN) vs "
             f"{dist['all_modes']}/{dist['num_seeds']} (Dist-GAN)")
     return ["1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", ours, budget, verdict,
-            "1D chapter", seeds_behind(results)]
+            "1D chapter", seeds_behind(results), "1d"]
 
 
 def _table2_rows(budget: str) -> list[list]:
@@ -220,13 +230,14 @@ def _table2_rows(budget: str) -> list[list]:
             if m in progress:
                 recs = progress[m]
                 status += f" (in progress: iteration {recs[0]['step']} of {configs[m][0].num_steps})"
-            rows.append([f"2D Table 2: {label}", claim, "—", budget, status, "2D chapter", "—"])
+            rows.append([f"2D Table 2: {label}", claim, "—", budget, status, "2D chapter", "—", "table2"])
             continue
         res = experiments.run_section("02_2d", {m: configs[m]}, budget, train=False)[m]
         v = np.array([r["final"]["covered_modes"] for r in res], dtype=float)
         ours = f"{report.mean_std(v)} modes"
         verdict = report.compare_with_paper(v, mean, std)["text"] if budget != "smoke" else NO_SMOKE_VERDICT
-        rows.append([f"2D Table 2: {label}", claim, ours, budget, verdict, "2D chapter", seeds_behind({m: res})])
+        rows.append([f"2D Table 2: {label}", claim, ours, budget, verdict, "2D chapter", seeds_behind({m: res}),
+                     "table2"])
     return rows
 
 
@@ -250,15 +261,15 @@ def _table2_rank_row(budget: str) -> list:
         label = experiments.METHOD_LABELS
         parts = ([f"rows not stored for {', '.join(label[m] for m in untrained)}"] if untrained else []) + (
             [f"tuned rows not stored for {', '.join(label[m] for m in agree['not_tuned'])}"] if agree["not_tuned"] else [])
-        return [claim, theirs, "—", budget, "not judged yet: " + "; ".join(parts), "2D chapter", "—"]
+        return [claim, theirs, "—", budget, "not judged yet: " + "; ".join(parts), "2D chapter", "—", "table2_rank"]
     rows, _ = report.tuned_rows(results, tuned, choices, experiments.GRID2D_SWEEP, seeds)
     if agree["rho"] is None:
         return [claim, theirs, "—", budget, "not judged: no ranking (fewer than 3 methods or all equal)",
-                "2D chapter", seeds_behind(rows)]
+                "2D chapter", seeds_behind(rows), "table2_rank"]
     ours = f"Spearman ρ = {agree['rho']:.2f} (p = {agree['p_value']:.3f}) over {len(agree['methods'])} methods"
     word = "reproduced" if agree["rho"] > 0 and agree["p_value"] < 0.05 else "not reproduced"
     return [claim, theirs, ours, budget, _unless_smoke(word, budget), "2D chapter",
-            seeds_behind({m: rows[m] for m in agree["methods"]})]
+            seeds_behind({m: rows[m] for m in agree["methods"]}), "table2_rank"]
 
 
 def _timing_row() -> list:
@@ -266,27 +277,29 @@ def _timing_row() -> list:
              f"ratio {paper.GM_TIMING_MS['with_gm'] / paper.GM_TIMING_MS['without_gm']:.2f} (GTX 1080 Ti)")
     t = experiments.stored_benchmark("gm_timing")
     if t is None:
-        return ["Cost of GM (CIFAR CNN, batch 64)", claim, "—", "cpu", "not run here yet", "Table 3 chapter", "—"]
+        return ["Cost of GM (CIFAR CNN, batch 64)", claim, "—", "cpu", "not run here yet", "Table 3 chapter", "—",
+                "gm_cost"]
     ms, ratio = t["ms"], t["ratio"]
     ours = (f"{ms['gm_linear']:.0f} vs {ms['without_gm']:.0f} ms, ratio {ratio['gm_linear']:.2f} "
             f"(double backward: {ratio['gm_double']:.2f}; CPU, {t['threads']} thread)")
     verdict = ("reproduced: an overhead of the paper's size" if ratio["gm_linear"] <= 1.3
                else "partly: GM costs more here (ratio above the paper's)")
     return ["Cost of GM (CIFAR CNN, batch 64)", claim, ours, "cpu", verdict, "Table 3 chapter",
-            "— (a timing, no training seeds)"]
+            "— (a timing, no training seeds)", "gm_cost"]
 
 
 def _gpu_progress(row: list, section: str) -> list:
     """An image row judged below the gpu budget says how far the gpu budget is, once any of it is stored."""
     s = experiments.gpu_budget_status(section)
     if row[3] == "cpu" and 0 < s["stored"] < s["runs"]:
-        row[4] += f"; gpu budget in progress ({s['stored']} of {s['runs']} runs stored, not results yet)"
+        row[4] += f"; gpu runs: {s['stored']} of {s['runs']} stored, not judged yet"
     return row
 
 
 def verdict_rows(budget: str = "cpu") -> list[list]:
-    """One row per claim: [claim, paper, ours, budget, verdict, chapter, seeds]; the seeds are those of the stored
-    runs the verdict is judged on (``seeds_behind``). The budget column says which budget each row was judged at:
+    """One row per claim: [claim, paper, ours, budget, verdict, chapter, seeds, section]; the seeds are those of the
+    stored runs the verdict is judged on (``seeds_behind``), the section the key in TARGETS of the chapter section
+    that argues the verdict (one sentence of at most VERDICT_WORDS words). The budget column says which budget each row was judged at:
     the 1D and 2D rows show their cpu runs at the gpu budget (they have no gpu plan), each image row its section's
     best stored budget."""
     rows = [_toy1d_row(experiments.shown_budget("01_1d", budget))]
@@ -299,15 +312,25 @@ def verdict_rows(budget: str = "cpu") -> list[list]:
                                "not run here: configured at the paper budget only (too slow on CPU)")):
         v = paper.TABLE3["gngan"][col]
         shown = f"{v[0]} ± {v[1]}" if isinstance(v, tuple) else f"{v}"
-        rows.append([f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "Table 3 chapter", "—"])
+        rows.append([f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "Table 3 chapter", "—",
+                     "table3_columns"])
     rows.append(_gpu_progress(_fig7_row(experiments.shown_budget("05_gan_ne_gm", budget)), "05_gan_ne_gm"))
     rows.append(_timing_row())
     return rows
 
 
-def verdict_table(budget: str = "cpu") -> str:
-    rows = [[*r[:4], r[6], r[4], f"[{r[5]}]({CHAPTERS[r[5]]})"] for r in verdict_rows(budget)]
-    return report.markdown_table(["claim", "paper", "ours", "budget", "seeds", "verdict", "chapter"], rows)
+def verdict_table(budget: str = "cpu", rows: list[list] | None = None) -> str:
+    rows = verdict_rows(budget) if rows is None else rows
+    cells = [[*r[:4], r[6], r[4], f"[{r[5]}](#{TARGETS[r[7]][1]})"] for r in rows]
+    return report.markdown_table(["claim", "paper", "ours", "budget", "seeds", "verdict", "chapter"], cells)
+
+
+def outcome(verdict: str) -> str:
+    """The summary's word for a row's verdict (one of OUTCOME_ORDER), by how the verdict begins (OUTCOMES)."""
+    for start, word in sorted(OUTCOMES, key=lambda o: -len(o[0])):  # the longest matching start wins
+        if verdict.startswith(start):
+            return word
+    raise ValueError(f"verdict {verdict[:60]!r} begins with none of verdicts.OUTCOMES: add its outcome there")
 
 
 # A yardstick from outside the paper: the FID an unconditional CNN GAN reaches on CIFAR-10 after a number of generator
@@ -389,3 +412,89 @@ def still_to_train(budget: str) -> str:
         text += (f"\n\nThe gpu budget (trained with {commands}); a section's gpu runs replace its cpu runs on this "
                  f"page once all of them are stored:\n\n{gpu}")
     return text
+
+
+_IMAGE_ROWS = {"ablation": "03_ablation", "table3": "04_table3", "fig7": "05_gan_ne_gm"}
+
+
+def _image_gap(rows: list[list]) -> str:
+    """Why the image rows differ: how far their stored runs trained against the paper's protocol, read from the runs."""
+    steps, widths, sources, fids, paper_steps = set(), set(), set(), [], set()
+    for r in rows:
+        section = _IMAGE_ROWS[r[7]]
+        _, res = _complete_results(section, r[3])
+        for runs in res.values():
+            for run in runs:
+                cfg = run["manifest"]["config"]
+                steps.add(run["final"]["step"])
+                widths.add(cfg.get("width", 1.0))
+                sources.update(unlike_the_paper([run])[:1] or ["exact data"])
+                fids.append(run["final"]["fid"])
+        paper_steps.add(next(iter(experiments.image_configs(section, "paper").values()))[0].num_steps)
+    width = " and ".join("full" if w == 1 else f"{w:g}×" for w in sorted(widths))
+    theirs = " to ".join(f"{s // 1000}K" for s in sorted(paper_steps))
+    return (f"judged after {' or '.join(f'{s:,}' for s in sorted(steps))} iterations at {width} width "
+            f"(the paper trains {theirs}) on "
+            f"{' and '.join(sorted(sources))}, where final FIDs of {min(fids):.0f}–{max(fids):.0f} describe early "
+            "training, not the trained models the paper compares")
+
+
+def _table2_gap(rows: list[list], budget: str) -> str:
+    """Why the Table 2 rows differ: which rows lie below or above the paper's mean, which agree on it but spread more
+    over seeds, and how far the tuning of the baselines has come."""
+    below, above, spread = [], [], []
+    configs = experiments.grid2d_configs(budget, methods=list(paper.TABLE2))
+    stored = experiments.stored_results("02_2d", configs, budget)
+    for r in rows:
+        m = next(k for k in paper.TABLE2 if r[0] == f"2D Table 2: {experiments.METHOD_LABELS[k]}")
+        label = experiments.METHOD_LABELS[m]
+        if outcome(r[4]) == "partly":
+            spread.append(label)
+        elif np.mean([run["final"]["covered_modes"] for run in stored[m]]) < paper.TABLE2[m]["registered_modes"][0]:
+            below.append(label)
+        else:
+            above.append(label)
+    tuned = sum(k is not None for k in experiments.sweep_choices(budget).values())
+    parts = []
+    if below:
+        parts.append(f"{', '.join(below)} register fewer modes than the paper's rows (the baselines run GN-GAN's "
+                     f"optimiser here, untuned, where the paper tuned them; {tuned} of "
+                     f"{len(experiments.GRID2D_SWEEP_SETTINGS)} tuning sweeps stored so far)")
+    if above:
+        parts.append(f"{', '.join(above)} register more (the paper does not give their settings)")
+    if spread:
+        parts.append(f"{', '.join(spread)} agree with the paper's mean but spread more over seeds (a few seeds end "
+                     "with fewer modes than the rest)")
+    return "; ".join(parts)
+
+
+def verdict_summary(budget: str = "cpu", rows: list[list] | None = None) -> str:
+    """The verdict page's headline: how many of the paper's claims reproduced, partly, did not, or are not judged, at
+    which budgets, then one sentence per group of rows that did not reproduce (largest group first) saying why."""
+    rows = verdict_rows(budget) if rows is None else rows
+    words = [outcome(r[4]) for r in rows]
+    counts = ", ".join(f"{words.count(w)} {w}" for w in OUTCOME_ORDER)
+    budgets = [b for b in ("smoke", "cpu", "gpu", "paper") if any(r[3] == b for r in rows)]
+    head = (f"**Of the paper's {len(rows)} claims, judged at the {' and '.join(budgets)} "
+            f"budget{'s' if len(budgets) > 1 else ''}: {counts}.**")
+    if budget == "smoke":
+        return head + " The smoke budget is a pipeline check: it judges no claim."
+    groups: dict[str, list[list]] = {}
+    for r, w in zip(rows, words):
+        if w in ("not reproduced", "partly"):
+            key = "image" if r[7] in _IMAGE_ROWS else r[7]
+            groups.setdefault(key, []).append(r)
+    lines = []
+    for key, grp in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        n = f"{len(grp)} row{'s' if len(grp) > 1 else ''}"
+        if key == "image":
+            why = f"**The image claims** ({n}: {', '.join(r[0].split(':')[0] for r in grp)}): {_image_gap(grp)}."
+        elif key == "table2":
+            why = f"**2D Table 2** ({n} of {len(paper.TABLE2)}): {_table2_gap(grp, budget)}."
+        elif key == "1d":
+            why = (f"**1D** (Fig. 2): {grp[0][4].split(': ', 1)[1]}, where the paper shows one run of each and no "
+                   "count over seeds.")
+        else:
+            why = f"**{grp[0][0]}**: {grp[0][4]}."
+        lines.append(f"- {why}")
+    return head + ("\n\nWhere the paper's claims did not reproduce, and why:\n\n" + "\n".join(lines) if lines else "")

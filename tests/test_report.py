@@ -378,19 +378,25 @@ def test_manifest_names_the_gpu_of_a_gpu_run():
     assert report.manifest_rows({"m": [run]}, {})[0][3] == "cuda (NVIDIA H200)"
 
 
-def test_budget_line_names_the_data_source():
+def test_budget_line_states_budget_device_seeds_iterations_and_the_data_source():
     from gngan import experiments
 
     configs = experiments.image_configs("05_gan_ne_gm", "cpu")
-    line = report.budget_line("cpu", "cpu", configs, 2.25, "jpeg")
-    assert line == ("budget=cpu: 4 methods, seeds [0], 1000 iterations, width 0.5, FID of 1000 generated vs 10000 real "
-                    "images every 200 iterations; data: the offline JPEG-q75 mirror of CIFAR-10 (lossy: FIDs not on "
-                    "the paper's scale); estimated 2.2 CPU-hours (one thread) to train them all")
+    line = report.budget_line("cpu", "cpu", configs, "cpu", 2.25, "jpeg")
+    assert line == ("**Ran at:** the `cpu` budget, device `cpu` for any run trained here: 4 methods, seed 0, 1,000 "
+                    "iterations per run, width 0.5, FID of 1,000 generated vs 10,000 real images every 200 iterations; "
+                    "data: the offline JPEG-q75 mirror of CIFAR-10 (lossy: FIDs not on the paper's scale); about 2.2 "
+                    "CPU-hours (one thread) to train them all.")
     paper = experiments.image_configs("03_ablation", "paper", methods=["gngan_ne_gm"])
-    assert report.budget_line("paper", "cpu", paper, None, "torchvision").endswith(
-        "seeds [0, 1, 2], 350000 iterations, width 1.0, FID of 5000 generated vs 10000 real images every 10000 "
-        "iterations; data: the exact CIFAR-10 (torchvision's files; downloaded when online)")
-    assert report.budget_line("paper", "cpu", paper, None, "torchvision").startswith("budget=paper (asked: cpu): 1 methods")
+    assert report.budget_line("paper", "cpu", paper, "cuda", None, "torchvision").endswith(
+        "seeds 0–2, 350,000 iterations per run, width 1, FID of 5,000 generated vs 10,000 real images every 10,000 "
+        "iterations; data: the exact CIFAR-10 (torchvision's files; downloaded when online).")
+    assert report.budget_line("paper", "cpu", paper, "cuda", None, "torchvision").startswith(
+        "**Ran at:** the `paper` budget (asked for: `cpu`), device `cuda` for any run trained here: 1 method, ")
+    toy = experiments.toy1d_configs("cpu")
+    assert report.budget_line("cpu", "gpu", toy, "cpu") == (
+        f"**Ran at:** the `cpu` budget (asked for: `gpu`), device `cpu` for any run trained here: 2 methods, seeds "
+        f"0–9, {toy['gngan_gm'][0].num_steps:,} iterations per run.")
 
 
 def test_prdc_table_gives_final_values_per_method_and_is_empty_without_them():
