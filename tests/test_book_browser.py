@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlparse
 import pytest
 import yaml
 
+from gngan.verdicts import VERDICT_WORDS
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +97,31 @@ PAGE_FACTS = """() => ({
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href).filter(h => h.startsWith('file:')),
   title: document.title,
   reprs: document.body.innerText.match(/<[\\w.]+ object( at 0x[0-9a-f]+)?>/g) || [],
+  // the main column, or anything shown in it, wider than the column: it scrolls sideways or cuts its content off
+  wide: (() => {
+    const main = document.querySelector('.bd-article-container') || document.querySelector('main');
+    if (!main) return ['no main column found'];
+    const out = [];
+    if (main.scrollWidth > main.clientWidth + 1) out.push(`the column itself: ${main.scrollWidth} > ${main.clientWidth} px`);
+    for (const e of main.querySelectorAll('pre, table, .output, .cell_output, img, .highlight')) {
+      if (!e.checkVisibility()) continue;
+      if (e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > main.getBoundingClientRect().right + 1)
+        out.push(`${e.tagName.toLowerCase()}.${e.className}: ${e.innerText.trim().slice(0, 50)}`);
+    }
+    return out;
+  })(),
+  // a code cell shown (not folded) that sets the notebook's parameters: papermill's "# Parameters" or ours
+  raw_parameters: Array.from(document.querySelectorAll('.cell_input, div.highlight'))
+    .filter(e => e.checkVisibility() && /^# Parameters|^budget = /m.test(e.innerText.trim()))
+    .map(e => e.innerText.trim().slice(0, 40)),
+  // the verdict column of the verdict table: the words of each cell
+  verdict_words: Array.from(document.querySelectorAll('table')).flatMap(t => {
+    const head = Array.from(t.querySelectorAll('thead th')).map(th => th.innerText.trim());
+    const col = head.indexOf('verdict');
+    if (col < 0) return [];
+    return Array.from(t.querySelectorAll('tbody tr')).map(tr => tr.children[col].innerText.trim())
+      .map(v => ({text: v.slice(0, 80), words: v.split(/\\s+/).length}));
+  }),
 })"""
 
 
@@ -128,6 +155,10 @@ def test_page_renders(browser, page):
     assert not facts["reprs"], f"{page}: an output shows a Python object's repr instead of its content: {facts['reprs'][:3]}"
     dead = [h for h in facts["links"] if not Path(unquote(urlparse(h).path)).exists()]
     assert not dead, f"{page}: links to pages that were not built: {dead[:3]}"
+    assert not facts["wide"], f"{page}: wider than the main column (scrolls sideways or is cut off): {facts['wide'][:3]}"
+    assert not facts["raw_parameters"], f"{page}: shows a raw parameters cell: {facts['raw_parameters'][:2]}"
+    long = [v for v in facts["verdict_words"] if v["words"] > VERDICT_WORDS]
+    assert not long, f"{page}: verdicts longer than {VERDICT_WORDS} words: {long[:2]}"
 
 
 def test_book_has_formulas_and_figures(browser):
@@ -137,4 +168,9 @@ def test_book_has_formulas_and_figures(browser):
     text = (HTML / "reading-the-paper.html").read_text()
     assert 'class="math' in text, "reading-the-paper.html has no formulas: the MathJax check would be vacuous"
     verdicts = (HTML / "chapters" / "00_verdicts.html").read_text()
-    assert 'href="01_1d.html"' in verdicts, "the verdict table does not link to its chapters"
+    assert 'href="01_1d.html#verdict-1d"' in verdicts, "the verdict table does not link to its chapters' sections"
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    tab.goto((HTML / "chapters" / "00_verdicts.html").as_uri(), wait_until="load")
+    facts = tab.evaluate(PAGE_FACTS)
+    tab.close()
+    assert len(facts["verdict_words"]) >= 10, "the verdict page's table has no verdict column to check"
