@@ -29,28 +29,48 @@ def _train(args) -> None:
 
 
 def _section(args) -> None:
-    from gngan import experiments
+    from gngan import experiments, launch
 
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     methods = args.methods.split(",") if args.methods else None
     root = Path(args.results_root) if args.results_root else None
-    if args.name == "01_1d":
-        configs = experiments.toy1d_configs(args.budget, seeds=seeds, num_steps=args.num_steps)
-    elif args.name == "02_2d":  # tuned rows: configs chosen by the sweep stored under root
-        configs = experiments.grid2d_configs(args.budget, seeds=seeds, num_steps=args.num_steps, methods=methods,
-                                             root=root)
-        shared = [m for m in methods or [] if m in experiments.GRID2D_TUNED and m not in configs]
-        if shared:
-            print(f"{', '.join(shared)}: the sweep chose the shared protocol; Table 2's rows are their tuned rows")
-    else:
-        configs = experiments.image_configs(args.name, args.budget, seeds=seeds, num_steps=args.num_steps,
-                                            methods=methods)
-    experiments.run_section(args.name, configs, args.budget, device=args.device, num_steps=args.num_steps,
-                            root=root, progress=not args.quiet)
-    print(f"{args.name} at budget {args.budget}: done")
+    configs, shared = experiments.section_configs(args.name, args.budget, seeds=seeds, num_steps=args.num_steps,
+                                                  methods=methods, root=root)
+    if shared:
+        print(f"{', '.join(shared)}: the sweep chose the shared protocol; Table 2's rows are their tuned rows")
+    if args.launcher == "inline":
+        experiments.run_section(args.name, configs, args.budget, device=args.device, num_steps=args.num_steps,
+                                root=root, progress=not args.quiet)
+        print(f"{args.name} at budget {args.budget}: done")
+        return None
+    jobs = launch.jobs_for(args.name, args.budget, configs, num_steps=args.num_steps, root=root)
+    if not jobs:
+        print(f"{args.name} at budget {args.budget}: every run is stored")
+        return None
+    options = launch.LaunchOptions.from_args(args)
+    return launch.launch(jobs, options)
 
 
 def _status(args) -> None:
+    from gngan import experiments
+
+    _work_status(args)
+    _job_status(args)
+
+
+def _job_status(args) -> None:
+    from gngan import launch
+
+    folder = Path(args.jobs_dir) if args.jobs_dir else launch.DEFAULT_JOBS_DIR
+    rows = launch.job_rows(args.budget, folder)
+    if rows:
+        print(f"\njobs launched at budget {args.budget} (registry {folder / launch.REGISTRY}):")
+        width = max(len(r[0]) for r in rows)
+        for name, launcher, job_id, state, log in rows:
+            print(f"  {name:{width}s} {launcher:6s} {job_id:>10s} {state:9s} {log}")
+
+
+def _work_status(args) -> None:
     from gngan import experiments
 
     root = Path(args.results_root) if args.results_root else None
@@ -153,14 +173,26 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--budget", default="cpu", choices=BUDGETS)
     s.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     s.add_argument("--num-steps", type=int, default=None)
-    s.add_argument("--methods", default=None, help="comma-separated method keys (2D and image sections; default: all)")
+    s.add_argument("--methods", default=None, help="comma-separated method keys (default: all of the section's)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--results-root", default=None, help="default: results/ of the repository")
     s.add_argument("--quiet", action="store_true")
+    s.add_argument("--launcher", default="inline", choices=("inline", "local", "slurm"),
+                   help="inline: here, one run group after another (default); local: parallel jobs on this machine; "
+                        "slurm: one SLURM job per run group (both through submitit)")
+    s.add_argument("--jobs", type=int, default=None, help="local: this many one-thread CPU jobs at once")
+    s.add_argument("--gpus", default=None, help="local: comma-separated GPU indices, one job per GPU at once")
+    s.add_argument("--slurm-config", default=None, help="slurm: a JSON file of the options below")
+    s.add_argument("--partition", default=None, help="slurm partition")
+    s.add_argument("--time-min", type=int, default=None, help="slurm: time limit per job in minutes")
+    s.add_argument("--gpus-per-job", type=int, default=None, help="slurm: GPUs per job (default 1; 0 for CPU jobs)")
+    s.add_argument("--account", default=None, help="slurm account")
+    s.add_argument("--jobs-dir", default=None, help="submitit's folder of job scripts and logs (default: logs/jobs)")
     s.set_defaults(func=_section)
     t = sub.add_parser("status", help="list the runs still missing at a budget, with time estimates")
     t.add_argument("--budget", default="cpu", choices=BUDGETS)
     t.add_argument("--results-root", default=None, help="default: results/ of the repository")
+    t.add_argument("--jobs-dir", default=None, help="the launchers' job folder (default: logs/jobs)")
     t.set_defaults(func=_status)
     g = sub.add_parser("gpu-run", help="train the gpu budget's missing image runs on one GPU within a deadline")
     g.add_argument("--out", required=True, help="folder for the outputs (the device machine's $OUT)")

@@ -551,6 +551,22 @@ def run_section(section: str, configs: dict[str, list[RunConfig]], budget: str, 
     return out
 
 
+def section_configs(section: str, budget: str, seeds: list[int] | None = None, num_steps: int | None = None,
+                    methods: list[str] | None = None, root: Path | None = None) -> tuple[dict[str, list[RunConfig]], list[str]]:
+    """({method: [one config per seed]} of a section at ``budget``, as `python -m gngan section` trains it; [tuned
+    2D rows asked for whose sweep chose the shared protocol: Table 2's rows are their tuned rows, nothing to train])."""
+    if section == "01_1d":
+        configs = toy1d_configs(budget, seeds=seeds, num_steps=num_steps)
+        unknown = sorted(set(methods or []) - set(configs))
+        if unknown:
+            raise ValueError(f"01_1d has no method {', '.join(unknown)}; its methods: {', '.join(configs)}")
+        return {m: c for m, c in configs.items() if not methods or m in methods}, []
+    if section == "02_2d":  # tuned rows: configs chosen by the sweep stored under root
+        configs = grid2d_configs(budget, seeds=seeds, num_steps=num_steps, methods=methods, root=root)
+        return configs, [m for m in methods or [] if m in GRID2D_TUNED and m not in configs]
+    return image_configs(section, budget, seeds=seeds, num_steps=num_steps, methods=methods), []
+
+
 def missing_runs(section: str, configs: dict[str, list[RunConfig]], budget: str, num_steps: int | None = None,
                  root: Path | None = None) -> dict[str, list[int]]:
     """{method: seeds without a stored result} (methods with everything stored are left out)."""

@@ -653,11 +653,23 @@ def remaining_rows(rows: list[dict], labels: dict[str, str]) -> list[list]:
              "not measured" if r["hours"] is None else f"{r['hours']:.1f}"] for r in rows]
 
 
+def fan_out_command(section: str, budget: str) -> str:
+    """The one command that trains a section's missing runs at ``budget`` as parallel jobs (``gngan.launch``): two
+    one-thread CPU jobs at cpu, SLURM jobs at paper (a reader with a cluster fills in the partition and the time
+    limit; one machine with four GPUs: ``--launcher local --gpus 0,1,2,3``)."""
+    if budget == "paper":
+        return (f"python -m gngan section {section} --budget paper --launcher slurm --partition <partition> "
+                "--time-min <minutes per job>")
+    return f"python -m gngan section {section} --budget {budget} --launcher local --jobs 2"
+
+
 def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too_long: dict[str, float],
-                   progress: dict[str, list[dict]], labels: dict[str, str], budget: str = "cpu") -> str:
+                   progress: dict[str, list[dict]], labels: dict[str, str], budget: str = "cpu",
+                   section: str | None = None) -> str:
     """What an image chapter did not train (``experiments.split_by_cost``'s estimated minutes), which of those
     methods show only some of their seeds (``results`` from ``run_section(..., untrained=too_long)``), and
-    where runs stand that are in progress (``experiments.in_progress``: progress reports, not results).
+    where runs stand that are in progress (``experiments.in_progress``: progress reports, not results); with
+    ``section``, the command that fans the untrained runs out (``fan_out_command``).
     At the gpu budget, which trains elsewhere, the missing runs and their commands (``gpu_missing_note``).
     Empty when everything is trained."""
     if budget == "gpu":
@@ -667,7 +679,9 @@ def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too
         parts.append("**Not trained by this notebook (too long, or another process is training them; train them "
                      "from the command line, see Rerun):**\n\n"
                      + markdown_table(["method", "estimated minutes, one core"],
-                                      [[labels.get(m, m), f"{v:.0f}"] for m, v in too_long.items()]))
+                                      [[labels.get(m, m), f"{v:.0f}"] for m, v in too_long.items()])
+                     + (f"\n\nOne command fans them out as parallel jobs, resumably: `{fan_out_command(section, budget)}`"
+                        if section else ""))
     partly = [f"{labels.get(m, m)}: {len(results[m])} of {len(configs[m])} seeds" for m in too_long if m in results]
     if partly:
         parts.append("**Partly trained (the stored seeds are shown below, each table says how many):** "

@@ -228,6 +228,12 @@ def test_run_queue_script_runs_the_steps_of_run_queue_in_order(tmp_path):
     subprocess.run(["bash", str(tmp_path / "tools" / "run-queue.sh"), "cpu"], check=True, capture_output=True)
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert calls == [f"{step} --budget cpu" for step in experiments.queue_steps()]
+    # the options after the budget go to every step: a launcher fans each step out
+    (tmp_path / "calls.txt").unlink()
+    subprocess.run(["bash", str(tmp_path / "tools" / "run-queue.sh"), "cpu", "--launcher", "local", "--jobs", "2"],
+                   check=True, capture_output=True)
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls == [f"{step} --budget cpu --launcher local --jobs 2" for step in experiments.queue_steps()]
 
 
 def test_write_benchmark_adds_provenance_and_lets_the_record_win(tmp_path):

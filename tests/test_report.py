@@ -462,3 +462,18 @@ def test_sweep_rows_mark_the_chosen_setting():
                     ["A", "lr 1e-4", "2 of 2", "7.00 ± 1.41", "700.00 ± 141.42", "**chosen**"],
                     ["b", "shared protocol", "1 of 2", "3.00 ± 0.00", "300.00 ± 0.00", ""],
                     ["b", "β1 0.5", "0 of 2", "—", "—", ""]]
+
+
+def test_untrained_runs_come_with_the_command_that_fans_them_out():
+    cfg = {"gan": [object()]}
+    note = report.untrained_note(cfg, {}, {"gan": 90.0}, {}, {"gan": "GAN"}, budget="cpu", section="05_gan_ne_gm")
+    assert note.endswith("`python -m gngan section 05_gan_ne_gm --budget cpu --launcher local --jobs 2`")
+    assert "fans them out" not in report.untrained_note(cfg, {}, {"gan": 90.0}, {}, {"gan": "GAN"}, budget="cpu")
+    assert report.fan_out_command("03_ablation", "paper") == (
+        "python -m gngan section 03_ablation --budget paper --launcher slurm --partition <partition> "
+        "--time-min <minutes per job>")
+    # the command parses: the launcher's options exist
+    from gngan.__main__ import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(report.fan_out_command("01_1d", "cpu").split()[3:] + ["--help"])
+    assert exit_info.value.code == 0

@@ -16,4 +16,4 @@ cd "$tree"
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONPATH="$tree" "$repo/.venv/bin/python" -c \
   "import gngan, sys; assert gngan.__file__.startswith('$tree'), gngan.__file__"
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONPATH="$tree" exec "$repo/.venv/bin/python" -m gngan section "$@" \
-  --results-root "$repo/results"
+  --results-root "$repo/results" --jobs-dir "$repo/logs/jobs"
