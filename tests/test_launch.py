@@ -56,6 +56,9 @@ def test_local_launcher_with_two_cpu_jobs_stores_what_inline_training_stores(tmp
     assert len(a) == 2 and a == b
     rows = launch.job_rows("smoke", tmp_path / "jobs")
     assert [r[3] for r in rows] == ["finished", "finished"] and all(Path(r[4]).exists() for r in rows)
+    assert main(["status", "--budget", "smoke", "--results-root", str(local), "--jobs-dir", str(tmp_path / "jobs")]) == 0
+    listed = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  01_1d-smoke-")]
+    assert [(w[1], w[3], w[4]) for w in listed] == [("local", "finished", r[4]) for r in rows]
     # everything stored: nothing to launch
     assert main(["section", "01_1d", "--budget", "smoke", "--results-root", str(local), "--launcher", "local",
                  "--jobs", "2", "--jobs-dir", str(tmp_path / "jobs")]) == 0
