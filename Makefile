@@ -1,11 +1,14 @@
 # gngan: two commands for a newcomer.
 #   make book   set up .venv, execute every notebook at BUDGET (default cpu: reuses results/), build the HTML
 #   make test   unit tests, then every notebook at BUDGET=smoke and the book built from them (what CI runs)
-# Options: make book BUDGET=paper DEVICE=cuda; PYTHON=python3.11 make venv.
+# Options: make book BUDGET=paper DEVICE=cuda BOOK_THREADS=8; PYTHON=python3.11 make venv.
 
 PYTHON ?= python3
 BUDGET ?= cpu
 DEVICE ?= cpu
+# torch threads of the notebooks' kernels: the 1D/2D networks are tiny, and two threads per process on a busy
+# machine run them 10-30x slower than one (measured: the 2D smoke sweep's settings, 1-3 s vs 12-42 s each)
+BOOK_THREADS ?= 1
 # A warning (e.g. a chapter listed in book/_toc.yml that was not produced) fails the build;
 # --keep-going reports all of them first.
 JB_FLAGS ?= --warningiserror --keep-going
@@ -46,7 +49,7 @@ book: venv $(MATHJAX)
 	rm -rf book/chapters book/_build
 	mkdir -p book/chapters
 	set -e; for nb in $(NOTEBOOKS); do \
-	  $(BIN)/papermill $$nb book/chapters/$$(basename $$nb) \
+	  OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/papermill $$nb book/chapters/$$(basename $$nb) \
 	    -p budget $(BUDGET) -p device $(DEVICE) -k python3 --cwd notebooks; \
 	done
 	$(BIN)/python -m gngan book-tags book/chapters/*.ipynb
