@@ -237,6 +237,8 @@ def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float],
     ``experiments.paper_gpu_factor``) a last-but-one column estimates one GPU running every run in turn."""
     from gngan.experiments import estimated_minutes
 
+    from gngan.experiments import METHOD_LABELS  # labels wrap in a table cell; keys such as x_hinge_stl10 do not
+
     rows = []
     for budget, plan in plans.items():
         configs = plan["configs"]
@@ -248,7 +250,8 @@ def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float],
                 unknown.append(m)
         seeds = sorted({len(c) for c in configs.values()})
         steps = sorted({c[0].num_steps for c in configs.values()})
-        unmeasured = f" (plus {', '.join(unknown)}: not measured)" if unknown and hours else ""
+        unmeasured = (f" (plus {', '.join(METHOD_LABELS.get(m, m) for m in unknown)}: not measured)"
+                      if unknown and hours else "")
         estimate = (f"{_hours(sum(hours))} on one core; {_hours(two_process_hours(hours))} as two processes"
                     if hours else "not measured") + unmeasured
         row = [budget, f"`{plan['command']}`", f"{len(configs)} methods × {'/'.join(map(str, seeds))} seeds",
@@ -261,9 +264,8 @@ def rerun_rows(plans: dict[str, dict], seconds_per_iteration: dict[str, float],
 
 def rerun_table(plans: dict[str, dict], seconds_per_iteration: dict[str, float],
                 gpu_factor: float | None = None) -> str:
-    gpu = ["estimated wall time, one GPU like the paper's (CPU cost × the factor above)"] if gpu_factor else []
-    return markdown_table(["budget", "command", "runs", "iterations per run",
-                           "estimated wall time, 2 CPU cores (from measured cost)", *gpu, "results"],
+    gpu = ["wall time, one GPU like the paper's (est.: CPU cost × the factor above)"] if gpu_factor else []
+    return markdown_table(["budget", "command", "runs", "iterations", "wall time, 2 CPU cores (est.)", *gpu, "results"],
                           rerun_rows(plans, seconds_per_iteration, gpu_factor))
 
 

@@ -97,15 +97,20 @@ PAGE_FACTS = """() => ({
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href).filter(h => h.startsWith('file:')),
   title: document.title,
   reprs: document.body.innerText.match(/<[\\w.]+ object( at 0x[0-9a-f]+)?>/g) || [],
-  // the main column, or anything shown in it, wider than the column: it scrolls sideways or cuts its content off
+  // sideways: the page scrolls horizontally, or something shown in the main column scrolls or is cut off
+  // sideways, or reaches past the column's right edge (a full-width cell or block may use the margin)
   wide: (() => {
-    const main = document.querySelector('.bd-article-container') || document.querySelector('main');
+    const main = document.querySelector('.bd-article') || document.querySelector('main');
     if (!main) return ['no main column found'];
     const out = [];
-    if (main.scrollWidth > main.clientWidth + 1) out.push(`the column itself: ${main.scrollWidth} > ${main.clientWidth} px`);
-    for (const e of main.querySelectorAll('pre, table, .output, .cell_output, img, .highlight')) {
-      if (!e.checkVisibility()) continue;
-      if (e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > main.getBoundingClientRect().right + 1)
+    if (document.documentElement.scrollWidth > window.innerWidth + 1)
+      out.push(`the page: ${document.documentElement.scrollWidth} > ${window.innerWidth} px`);
+    const edge = main.getBoundingClientRect().right;
+    for (const e of main.querySelectorAll('*')) {
+      if (!e.checkVisibility() || e.closest('mjx-container, .math')) continue;
+      const clips = ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(e).overflowX);
+      const past = !e.closest('.tag_full-width, .full-width') && e.getBoundingClientRect().right > edge + 1;
+      if ((clips && e.scrollWidth > e.clientWidth + 1) || past)
         out.push(`${e.tagName.toLowerCase()}.${e.className}: ${e.innerText.trim().slice(0, 50)}`);
     }
     return out;
@@ -136,6 +141,7 @@ def test_page_renders(browser, page):
     tab.on("pageerror", lambda e: js_errors.append(str(e)))
     tab.goto(path.as_uri(), wait_until="load")
     mathjax_ready = tab.evaluate(WAIT_FOR_MATHJAX)
+    tab.evaluate("document.fonts.ready.then(() => true)")  # widths are measured in the page's own fonts
     facts = tab.evaluate(PAGE_FACTS)
     tab.screenshot(path=str(SCREENSHOTS / f"{page.replace('/', '__')}.png"), full_page=True)
     tab.close()
