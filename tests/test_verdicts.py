@@ -104,8 +104,7 @@ def test_the_summary_counts_each_outcome_of_the_rows_and_explains_the_gaps(tmp_p
     monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
     curves = {"gan": [400, 310, 290, 300], "gan_ne": [400, 160, 140, 150], "gan_gm": [400, 210, 190, 200],
               "gan_ne_gm": [400, 260, 240, 250]}
-    for m, cfgs in experiments.image_configs("05_gan_ne_gm", "cpu").items():
-        _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], curves[m])
+    _store_first_seeds(tmp_path, "05_gan_ne_gm", curves)
     row = _row("cpu", "Fig. 7")
     assert verdicts.outcome(row[4]) == "not reproduced"
     text = verdicts.verdict_summary("cpu", [row])
@@ -144,8 +143,7 @@ def test_image_verdicts_come_from_stored_results(tmp_path, monkeypatch):
     # last three evaluations wobble by a sample std of 10 in every run (values v + 10, v - 10, v)
     curves = {"gan": [400, 310, 290, 300], "gan_ne": [400, 260, 240, 250], "gan_gm": [400, 210, 190, 200],
               "gan_ne_gm": [400, 160, 140, 150]}
-    for m, cfgs in experiments.image_configs("05_gan_ne_gm", "cpu").items():
-        _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], curves[m])
+    _store_first_seeds(tmp_path, "05_gan_ne_gm", curves)
     row = verdicts._fig7_row("cpu")
     assert row[2] == "150.0 / 200.0 / 250.0"
     for m, cfgs in experiments.image_configs("05_gan_ne_gm", "smoke").items():
@@ -185,8 +183,7 @@ def test_image_orderings_within_the_fid_noise_are_inconclusive(tmp_path, monkeyp
     # the paper's order, but 5 apart while each run's last evaluations move by a std of 10
     curves = {"gan": [400, 320, 300, 310], "gan_ne": [400, 275, 255, 265], "gan_gm": [400, 270, 250, 260],
               "gan_ne_gm": [400, 265, 245, 255]}
-    for m, cfgs in experiments.image_configs("05_gan_ne_gm", "cpu").items():
-        _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], curves[m])
+    _store_first_seeds(tmp_path, "05_gan_ne_gm", curves)
     assert verdicts._fig7_row("cpu")[4].startswith("inconclusive at this early budget: some FID gaps are within")
     table3 = {"gngan_hinge": [400, 210, 190, 200], "distgan_hinge": [400, 215, 195, 205],
               "sngan": [400, 260, 240, 250], "wgangp": [400, 300, 280, 290], "gangp": [400, 300, 280, 290]}
@@ -288,6 +285,12 @@ def _store_gpu(root, section, method, cfg, curve):
     (d / "result.json").write_text(json.dumps({"manifest": man, "history": hist}))
 
 
+def _store_first_seeds(root, section, curves):
+    """Store {method: FID curve} as each method's first cpu seed of ``section`` (``_store``)."""
+    for m, cfgs in experiments.image_configs(section, "cpu").items():
+        _store(root, section, "cpu", m, cfgs[0], curves[m])
+
+
 def _row(budget, start):
     return next(r for r in verdicts.verdict_rows(budget) if r[0].startswith(start))
 
@@ -296,8 +299,7 @@ def test_image_rows_are_judged_at_the_gpu_budget_once_it_is_complete(tmp_path, m
     monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
     cpu = {"gan": [400, 310, 290, 300], "gan_ne": [400, 260, 240, 250], "gan_gm": [400, 210, 190, 200],
            "gan_ne_gm": [400, 160, 140, 150]}
-    for m, cfgs in experiments.image_configs("05_gan_ne_gm", "cpu").items():
-        _store(tmp_path, "05_gan_ne_gm", "cpu", m, cfgs[0], cpu[m])
+    _store_first_seeds(tmp_path, "05_gan_ne_gm", cpu)
     before = _row("cpu", "Fig. 7")
     assert before[2:5] == ["150.0 / 200.0 / 250.0", "cpu", "order reproduced at this early budget (beyond the FID "
                            "noise of ±10.0 over a run's last evaluations; 1 seed)"]
