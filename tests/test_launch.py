@@ -82,11 +82,15 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    """Is ``pid`` still running (a zombie has released its files and locks)?"""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    """Is any thread of ``pid`` still running? A killed process holds its files and locks until every one of its
+    threads has exited, though its main thread may already show as a zombie."""
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                return True
+        except OSError:
+            continue
+    return False
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="finds the job's processes through /proc")
