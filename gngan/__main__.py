@@ -52,8 +52,6 @@ def _section(args) -> None:
 
 
 def _status(args) -> None:
-    from gngan import experiments
-
     _work_status(args)
     _job_status(args)
 

@@ -237,9 +237,6 @@ def _launch_slurm(jobs: list[Job], options: LaunchOptions) -> int:
     return 0
 
 
-STATES = ("queued", "running", "finished", "failed", "stopped")
-
-
 def job_state(entry: dict) -> str:
     """A registered job's state, from what it left on disk: finished when every seed's result is stored; running
     while a process holds one of its runs' locks; failed when submitit pickled an error for it; stopped when a

@@ -694,10 +694,11 @@ def untrained_note(configs: dict[str, list], results: dict[str, list[dict]], too
     return "\n\n".join(parts)
 
 
-def _seed_text(seeds: list[int]) -> str:
+def seed_span(seeds: list[int]) -> str:
+    """Seeds as text: a run of consecutive seeds as "0–9", others listed ("0, 2")."""
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"seeds {seeds[0]}–{seeds[-1]}"
-    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def budget_line(shown: str, asked: str, configs: dict[str, list], device: str, hours: float | None = None,
@@ -712,7 +713,7 @@ def budget_line(shown: str, asked: str, configs: dict[str, list], device: str, h
     seeds = sorted({c.seed for cfgs in configs.values() for c in cfgs})
     text = (f"**Ran at:** the `{shown}` budget" + (f" (asked for: `{asked}`)" if shown != asked else "")
             + f", device `{device}` for any run trained here: {len(configs)} method{'s' if len(configs) > 1 else ''}, "
-            f"{_seed_text(seeds)}, {first.num_steps:,} iterations per run")
+            f"seed{'s' if len(seeds) > 1 else ''} {seed_span(seeds)}, {first.num_steps:,} iterations per run")
     if data_source is not None:
         text += (f", width {first.width:g}, FID of {first.fid_fake:,} generated vs {first.fid_real:,} real images "
                  f"every {first.eval_every:,} iterations; data: {CIFAR10_SOURCE_LABELS.get(data_source, data_source)}")

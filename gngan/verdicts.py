@@ -55,13 +55,6 @@ def _complete_results(section: str, budget: str) -> tuple[dict, dict[str, list[d
     return configs, {m: runs for m, runs in res.items() if len(runs) == len(configs[m])}
 
 
-def _span(seeds: list[int]) -> str:
-    """Seeds as text: a run of consecutive seeds as "0–9", others listed ("0, 2")."""
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}–{seeds[-1]}"
-    return ", ".join(map(str, seeds))
-
-
 def seeds_behind(results: dict[str, list[dict]]) -> str:
     """The seeds of the stored runs a verdict is judged on (read from their configs), for the verdict page's seeds
     column: "0, 1 (2 each)" when every method has the same seeds, else per method; "—" when none."""
@@ -71,9 +64,9 @@ def seeds_behind(results: dict[str, list[dict]]) -> str:
     kinds = {tuple(v) for v in per.values()}
     if len(kinds) == 1:
         seeds = list(kinds.pop())
-        return f"{_span(seeds)} ({len(seeds)}{' each' if len(per) > 1 else ''})"
+        return f"{report.seed_span(seeds)} ({len(seeds)}{' each' if len(per) > 1 else ''})"
     label = experiments.METHOD_LABELS
-    return "; ".join(f"{label.get(m, m)}: {_span(v)}" for m, v in per.items())
+    return "; ".join(f"{label.get(m, m)}: {report.seed_span(v)}" for m, v in per.items())
 
 
 def _fid(runs: list[dict]) -> str:
