@@ -281,18 +281,27 @@ IMAGE_PAPER_ONLY = {"04_table3": {
 IMAGE_ALTERNATIVES = {"03_ablation": {
     "gngan_orig_distgan": IMAGE_BASE.replace(method="distgan", **_NO_GM),
 }}
-# The cpu budget's stored runs (results/03_ablation/cpu, results/04_table3/cpu: CPU-hours each) were trained before
-# issue #18 with the previous readings, and are kept as trained, not retrained: Dist-GAN as GN-GAN's AE step with
-# alpha = 0.05 (pixel reconstruction, f(x) in the latent-data constraint, net_E and net_G updated), and the Table 3
-# baselines on U[-1, 1]^128 with Glorot init. image_configs applies these to the cpu budget only, so its configs stay
-# those of its stored runs; smoke, gpu and paper use the readings above. {section: {method: fields}}.
+# The readings the image runs used before issue #18: Dist-GAN as GN-GAN's AE step with alpha = 0.05 (pixel
+# reconstruction, f(x) in the latent-data constraint, net_E and net_G updated), and the Table 3 baselines on
+# U[-1, 1]^128 with Glorot init. The cpu budget's runs trained with them (CPU-hours each) are stored as
+# results/<section>/cpu/<method>_previous and shown beside the retrained <method> for one turn
+# (report.previous_readings_table); every budget runs them by name only (--methods distgan_previous).
+# {section: {method: fields}}.
 _PREVIOUS_DISTGAN = {"alpha": 0.05, "distgan_recon": "data", "distgan_md_x": "real", "ae_trains": "encoder_generator"}
 _PREVIOUS_BASELINE = {"prior": "uniform", "init": "reference"}
-IMAGE_CPU_PREVIOUS_READINGS = {
+IMAGE_PREVIOUS_READINGS = {
     "03_ablation": {"distgan": _PREVIOUS_DISTGAN},
     "04_table3": {"distgan_hinge": _PREVIOUS_DISTGAN, "sngan": _PREVIOUS_BASELINE, "wgangp": _PREVIOUS_BASELINE,
                   "gangp": _PREVIOUS_BASELINE},
 }
+PREVIOUS = "_previous"
+
+
+def previous_reading(key: str) -> str | None:
+    """The method a ``<method>_previous`` key reruns under its previous reading; None for any other key."""
+    return key[: -len(PREVIOUS)] if key.endswith(PREVIOUS) else None
+
+
 METHOD_LABELS.update({f"{k}_{col}": f"{v} ({name})" for k, v in (
     ("gngan_hinge", "GN-GAN (+NE+GM, hinge)"), ("distgan_hinge", "Dist-GAN (hinge)"), ("sngan", "SN-GAN"),
     ("wgangp", "WGAN-GP")) for col, name in (("stl10", "STL-10"), ("resnet", "ResNet"))})
@@ -300,6 +309,8 @@ METHOD_LABELS.update({"gngan_orig": "GN-GAN (original)", "gngan_ne": "GN-GAN (+N
                       "gngan_orig_distgan": "GN-GAN (original, read as Dist-GAN with α = 0.05)",
                       "gngan_hinge": "GN-GAN (+NE+GM, hinge)", "distgan_hinge": "Dist-GAN (hinge)", "sngan": "SN-GAN",
                       "gangp": "GAN-GP", "gan_ne": "GAN+NE", "gan_gm": "GAN+GM", "gan_ne_gm": "GAN+NE+GM"})
+METHOD_LABELS.update({m + PREVIOUS: f"{METHOD_LABELS[m]} (previous reading)"
+                      for section in IMAGE_PREVIOUS_READINGS.values() for m in section})
 # The GN-GAN +GM and +NE+GM keys of the image sections name the same variants as in 2D.
 IMAGE_BUDGETS = {
     "smoke": {"seeds": [0], "num_steps": 2, "eval_every": 2, "checkpoint_every": 2, "width": 0.125,
@@ -348,14 +359,13 @@ def image_configs(section: str, budget: str, seeds: list[int] | None = None, num
     table = dict(IMAGE_SECTIONS[section])
     if budget == "paper":
         table.update(IMAGE_PAPER_ONLY.get(section, {}))
-    if budget == "cpu":  # the readings the stored cpu runs were trained with (IMAGE_CPU_PREVIOUS_READINGS)
-        table.update({m: table[m].replace(**fields) for m, fields in IMAGE_CPU_PREVIOUS_READINGS.get(section, {}).items()})
-    # the alternatives only when asked for by name
-    table.update({m: c for m, c in IMAGE_ALTERNATIVES.get(section, {}).items() if m in (methods or [])})
+    # the alternatives and the previous readings only when asked for by name
+    by_name = {**IMAGE_ALTERNATIVES.get(section, {}),
+               **{m + PREVIOUS: table[m].replace(**fields) for m, fields in IMAGE_PREVIOUS_READINGS.get(section, {}).items()}}
+    table.update({m: c for m, c in by_name.items() if m in (methods or [])})
     unknown = sorted(set(methods or []) - set(table))
     if unknown:
-        raise ValueError(f"unknown {section} methods {unknown}; use some of "
-                         f"{sorted(table) + sorted(IMAGE_ALTERNATIVES.get(section, {}))}")
+        raise ValueError(f"unknown {section} methods {unknown}; use some of {sorted(set(table) | set(by_name))}")
     if seeds is None:
         seeds = IMAGE_SECTION_SEEDS.get((section, budget))
     seeds, spec = _budget_spec(IMAGE_BUDGETS, budget, seeds, num_steps)
@@ -363,6 +373,14 @@ def image_configs(section: str, budget: str, seeds: list[int] | None = None, num
         spec["checkpoint_every"] = spec["eval_every"]
     # the smoke and cpu budgets give every run the same iterations; paper keeps 350K (log) / 200K (hinge)
     return {m: [table[m].replace(seed=s, **spec) for s in seeds] for m in methods or list(table)}
+
+
+def previous_reading_configs(section: str, budget: str, methods: list[str] | None = None
+                             ) -> dict[str, list[RunConfig]]:
+    """{<method>_previous: configs} of the section's methods whose reading changed (IMAGE_PREVIOUS_READINGS), only
+    those among ``methods`` when given; empty for a section without any."""
+    keys = [m + PREVIOUS for m in IMAGE_PREVIOUS_READINGS.get(section, {}) if methods is None or m in methods]
+    return image_configs(section, budget, methods=keys) if keys else {}
 
 
 class ParameterError(ValueError):

@@ -798,6 +798,35 @@ def other_budget_table(results: dict[str, list[dict]], labels: dict[str, str], b
             + markdown_table(["method", f"FID at the {budget} budget", "at iteration", "seeds"], rows))
 
 
+def previous_readings_table(current: dict[str, list[dict]], previous: dict[str, list[dict]],
+                            configs: dict[str, list], labels: dict[str, str]) -> str:
+    """The runs retrained because a reading changed (issue #18), beside the runs of the previous reading: per
+    ``<method>_previous`` in ``previous`` (stored runs), the fields that changed (the previous config against the
+    current one in ``configs``), its final FID and that of ``current[<method>]`` or "not retrained yet". Empty
+    when no previous run is stored."""
+    from gngan.config import RunConfig
+    from gngan.experiments import previous_reading
+
+    def final(row: list) -> str:
+        return f"{row[1]} (at {row[2]}, {row[3]} seed{'s' if row[3] > 1 else ''})"
+
+    rows = []
+    for key, runs in previous.items():
+        method = previous_reading(key)
+        old = RunConfig.from_dict(runs[0]["manifest"]["config"]).diff(configs[method][0])
+        changed = ", ".join(f"`{f}` {a} → {b}" for f, (a, b) in sorted(old.items()) if f != "seed")
+        fid = {k: fid_rows({k: r}, labels, {})[0] for k, r in ((key, runs), (method, current.get(method))) if r}
+        rows.append([labels.get(method, method), changed, final(fid[key]),
+                     final(fid[method]) if method in fid else "not retrained yet"])
+    if not rows:
+        return ""
+    return ("### What the changed readings changed\n\nA reading of the paper changed for these methods "
+            "([ledger](../reading-the-paper.md)), so their runs are retrained under the current reading; the runs "
+            "of the previous reading stay stored, as `<method>_previous`, and are shown here for one turn.\n\n"
+            + markdown_table(["method", "reading changed (previous → current)", "final FID, previous reading",
+                              "final FID, current reading"], rows))
+
+
 def rerun_command(section: str, budget: str) -> str:
     """The command that trains a section's runs at ``budget``, as the Rerun tables show it (inside backticks)."""
     from gngan.experiments import GPU_COMMANDS

@@ -461,6 +461,30 @@ def _table2_gap(rows: list[list], budget: str) -> str:
     return "; ".join(parts)
 
 
+def changed_readings_line(budget: str) -> str:
+    """Where a reading changed (experiments.IMAGE_PREVIOUS_READINGS) and runs of the previous reading are stored at
+    ``budget``: which methods are retrained under the current reading (every seed stored) and which are not yet.
+    Empty when no previous run is stored."""
+    label = experiments.METHOD_LABELS
+    done, waiting = [], []
+    for section in experiments.IMAGE_PREVIOUS_READINGS:
+        previous = experiments.stored_results(section, experiments.previous_reading_configs(section, budget), budget)
+        methods = [experiments.previous_reading(k) for k in previous]
+        if not methods:
+            continue
+        configs = experiments.image_configs(section, budget, methods=methods)
+        current = experiments.stored_results(section, configs, budget)
+        for m in methods:
+            (done if len(current.get(m, [])) == len(configs[m]) else waiting).append(label[m])
+    if not done and not waiting:
+        return ""
+    state = (f"not retrained yet: {', '.join(waiting)}" if not done else f"all retrained: {', '.join(done)}"
+             if not waiting else f"retrained: {', '.join(done)}; not yet: {', '.join(waiting)}")
+    return (f"**Changed readings** (Dist-GAN as its authors ran it; the Table 3 baselines on their own papers' prior "
+            f"and initialisation): {state}. Until a method is retrained, the rows that need it are judged "
+            "without it or not judged; its runs of the previous reading are shown in its chapter.")
+
+
 def verdict_summary(budget: str = "cpu", rows: list[list] | None = None) -> str:
     """The verdict page's headline: how many of the paper's claims reproduced, partly, did not, or are not judged, at
     which budgets, then one sentence per group of rows that did not reproduce (largest group first) saying why."""
@@ -472,6 +496,8 @@ def verdict_summary(budget: str = "cpu", rows: list[list] | None = None) -> str:
             f"budget{'s' if len(budgets) > 1 else ''}: {counts}.**")
     if budget == "smoke":
         return head + " The smoke budget is a pipeline check: it judges no claim."
+    changed = changed_readings_line(budget)
+    head += f"\n\n{changed}" if changed else ""
     groups: dict[str, list[list]] = {}
     for r, w in zip(rows, words):
         if w in ("not reproduced", "partly"):

@@ -79,7 +79,8 @@ def test_results_stored_before_precision_existed_load_as_fp32_and_equal_todays_c
                 "02_2d": {**experiments.grid2d_configs("cpu", methods=[*experiments.GRID2D_METHODS,
                                                                         *experiments.GRID2D_CHECKS]),
                           **experiments.sweep_configs("cpu"), **experiments.tuned_configs("cpu")[0]}}
-    sections.update({s: experiments.image_configs(s, "cpu") for s in experiments.IMAGE_SECTIONS})
+    sections.update({s: {**experiments.image_configs(s, "cpu"), **experiments.previous_reading_configs(s, "cpu")}
+                     for s in experiments.IMAGE_SECTIONS})
     found = 0
     for section, configs in sections.items():
         # stored_results raises ConfigMismatchError where a stored config differs from today's

@@ -375,21 +375,37 @@ def test_stored_image_runs_must_have_trained_on_the_source_asked_for(tmp_path):
         run_section("05_gan_ne_gm", {"gan": [cfg]}, "cpu", root=tmp_path, train=False, data_source="torchvision")
 
 
-def test_image_distgan_is_the_authors_at_gpu_and_paper_and_the_previous_reading_at_cpu():
-    for budget in ("smoke", "gpu", "paper"):
+def test_image_distgan_is_the_authors_at_every_budget_and_the_previous_reading_runs_by_name():
+    for budget in ("smoke", "cpu", "gpu", "paper"):
         for section, key in (("03_ablation", "distgan"), ("04_table3", "distgan_hinge")):
-            c = experiments.image_configs(section, budget)[key][0]
+            configs = experiments.image_configs(section, budget)
+            c = configs[key][0]
             assert (c.method, c.alpha, c.distgan_recon, c.distgan_md_x, c.ae_trains, c.alpha_schedule) == (
                 "distgan", 0.5, "disc", "recon", "encoder", "constant"), (budget, key)
-    cpu = experiments.image_configs("03_ablation", "cpu")["distgan"][0]
-    assert (cpu.alpha, cpu.distgan_recon, cpu.distgan_md_x, cpu.ae_trains) == (0.05, "data", "real", "encoder_generator")
-    # only the methods whose readings changed differ between cpu and gpu beyond the budget's own fields
+            assert key + "_previous" not in configs
+    old = experiments.image_configs("03_ablation", "cpu", methods=["distgan_previous"])["distgan_previous"]
+    assert [c.seed for c in old] == [0, 1]
+    assert (old[0].alpha, old[0].distgan_recon, old[0].distgan_md_x, old[0].ae_trains) == (
+        0.05, "data", "real", "encoder_generator")
+    old = experiments.image_configs("04_table3", "cpu", methods=["sngan_previous"])["sngan_previous"][0]
+    assert (old.prior, old.init) == ("uniform", "reference")
+    # cpu and gpu differ only in the budget's own fields
     budget_fields = set(experiments.IMAGE_BUDGETS["gpu"]) | set(experiments.IMAGE_BUDGETS["cpu"]) - {"seeds"}
     for section in ("03_ablation", "04_table3", "05_gan_ne_gm"):
         gpu, cpu = experiments.image_configs(section, "gpu"), experiments.image_configs(section, "cpu")
-        changed = {m for m in gpu if set(gpu[m][0].diff(cpu[m][0])) - budget_fields}
-        assert changed == set(experiments.IMAGE_CPU_PREVIOUS_READINGS.get(section, {})), section
+        assert gpu.keys() == cpu.keys()
+        assert not {m for m in gpu if set(gpu[m][0].diff(cpu[m][0])) - budget_fields}, section
     assert experiments.image_configs("04_table3", "paper")["sngan_resnet"][0].init == "reference"
+
+
+def test_previous_reading_configs_follow_the_methods_asked_for():
+    assert list(experiments.previous_reading_configs("04_table3", "cpu")) == [
+        "distgan_hinge_previous", "sngan_previous", "wgangp_previous", "gangp_previous"]
+    assert list(experiments.previous_reading_configs("04_table3", "cpu", ["gngan_hinge", "wgangp"])) == [
+        "wgangp_previous"]
+    assert experiments.previous_reading_configs("05_gan_ne_gm", "cpu") == {}
+    assert experiments.previous_reading("sngan_previous") == "sngan"
+    assert experiments.previous_reading("sngan") is None
 
 
 def test_the_other_reading_of_the_original_model_runs_by_name_only():
@@ -397,9 +413,9 @@ def test_the_other_reading_of_the_original_model_runs_by_name_only():
     alt = experiments.image_configs("03_ablation", "gpu", methods=["gngan_orig_distgan"])["gngan_orig_distgan"][0]
     assert (alt.method, alt.alpha, alt.lambda_r, alt.distgan_recon, alt.ae_trains) == (
         "distgan", 0.05, 1.0, "data", "encoder_generator")
-    # at cpu it is exactly the configuration of the stored distgan runs
-    cpu = experiments.image_configs("03_ablation", "cpu", methods=["distgan", "gngan_orig_distgan"])
-    assert cpu["gngan_orig_distgan"][0] == cpu["distgan"][0]
+    # it is exactly the configuration of the stored runs of Dist-GAN's previous reading
+    cpu = experiments.image_configs("03_ablation", "cpu", methods=["distgan_previous", "gngan_orig_distgan"])
+    assert cpu["gngan_orig_distgan"][0] == cpu["distgan_previous"][0]
     with pytest.raises(ValueError, match="gngan_orig_distgan"):
         experiments.image_configs("03_ablation", "gpu", methods=["nope"])
 

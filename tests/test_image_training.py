@@ -266,9 +266,9 @@ def test_distgan_image_ae_step_is_the_authors_code():
     assert changed == {"net_E"}
 
 
-def test_distgan_cpu_reading_is_gngan_ae_step_with_its_constraint():
-    """The cpu budget's stored Dist-GAN runs: pixel reconstruction, f(x), net_E and net_G updated."""
-    config = _tiny(experiments.image_configs("03_ablation", "cpu")["distgan"][0])
+def test_distgan_previous_reading_is_gngan_ae_step_with_its_constraint():
+    """The stored Dist-GAN runs of the previous reading: pixel reconstruction, f(x), net_E and net_G updated."""
+    config = _tiny(experiments.image_configs("03_ablation", "cpu", methods=["distgan_previous"])["distgan_previous"][0])
     assert (config.alpha, config.distgan_recon, config.distgan_md_x, config.ae_trains) == (
         0.05, "data", "real", "encoder_generator")
     st = _stepper(config)
@@ -304,11 +304,13 @@ def test_distgan_d_step_weights_reconstructions_by_alpha(schedule, progress, alp
     torch.testing.assert_close(loss[0], want, rtol=1e-5, atol=1e-6)
 
 
-def test_table3_baselines_use_miyatos_prior_and_init_except_at_cpu():
+def test_table3_baselines_use_miyatos_prior_and_init_except_in_their_previous_reading():
     gpu, cpu = experiments.image_configs("04_table3", "gpu"), experiments.image_configs("04_table3", "cpu")
+    previous = experiments.previous_reading_configs("04_table3", "cpu")
     for m in ("sngan", "wgangp", "gangp"):
-        assert (gpu[m][0].prior, gpu[m][0].init) == ("normal", "normal02"), m
-        assert (cpu[m][0].prior, cpu[m][0].init) == ("uniform", "reference"), m
+        for budget in (gpu, cpu):
+            assert (budget[m][0].prior, budget[m][0].init) == ("normal", "normal02"), m
+        assert (previous[m + "_previous"][0].prior, previous[m + "_previous"][0].init) == ("uniform", "reference"), m
     assert (gpu["gngan_hinge"][0].prior, gpu["gngan_hinge"][0].init) == ("uniform", "reference")
     st = _stepper(_tiny(gpu["sngan"][0]))
     z = _replay(st)[1]

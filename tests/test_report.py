@@ -477,3 +477,24 @@ def test_untrained_runs_come_with_the_command_that_fans_them_out():
     with pytest.raises(SystemExit) as exit_info:
         main(report.fan_out_command("01_1d", "cpu").split()[3:] + ["--help"])
     assert exit_info.value.code == 0
+
+
+def test_previous_readings_table_names_the_changed_fields_and_both_fids():
+    from gngan import experiments
+
+    configs = experiments.image_configs("04_table3", "cpu")
+    previous_cfgs = experiments.previous_reading_configs("04_table3", "cpu", ["sngan", "wgangp"])
+
+    def run(cfg, fid):
+        return {"manifest": {"config": cfg.to_dict()}, "final": {"step": 1000, "fid": fid}}
+
+    previous = {k: [run(c, fid) for c in cfgs] for (k, cfgs), fid in zip(previous_cfgs.items(), (331.2, 198.9))}
+    current = {"sngan": [run(configs["sngan"][0], 250.0)]}
+    labels = {"sngan": "SN-GAN", "wgangp": "WGAN-GP"}
+    text = report.previous_readings_table(current, previous, configs, labels)
+    assert text.startswith("### What the changed readings changed\n")
+    assert text.endswith(
+        "| SN-GAN | `init` reference → normal02, `prior` uniform → normal | 331.20 (at 1,000, 1 seed) | 250.00 (at 1,000, "
+        "1 seed) |\n| WGAN-GP | `init` reference → normal02, `prior` uniform → normal | 198.90 (at 1,000, 1 seed) | not "
+        "retrained yet |")
+    assert report.previous_readings_table(current, {}, configs, labels) == ""

@@ -417,3 +417,18 @@ def test_table2_ranking_row_is_judged_on_the_tuned_rows_only_once_all_are_stored
     row = verdicts._table2_rank_row("cpu")
     assert row[2] == "Spearman ρ = 1.00 (p = 0.000) over 8 methods" and row[4] == "reproduced"
     assert row[6] == "0–7 (8 each)"
+
+
+def test_changed_readings_line_follows_the_retrained_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "RESULTS_ROOT", tmp_path)
+    assert verdicts.changed_readings_line("cpu") == ""
+    for m, cfgs in experiments.previous_reading_configs("04_table3", "cpu", ["sngan", "wgangp"]).items():
+        _store(tmp_path, "04_table3", "cpu", m, cfgs[0], [400, 300])
+    line = verdicts.changed_readings_line("cpu")
+    assert "not retrained yet: SN-GAN, WGAN-GP." in line
+    assert line in verdicts.verdict_summary("cpu", [])
+    _store(tmp_path, "04_table3", "cpu", "sngan", experiments.image_configs("04_table3", "cpu")["sngan"][0], [400, 250])
+    assert "retrained: SN-GAN; not yet: WGAN-GP." in verdicts.changed_readings_line("cpu")
+    _store(tmp_path, "04_table3", "cpu", "wgangp", experiments.image_configs("04_table3", "cpu")["wgangp"][0], [400, 250])
+    assert "all retrained: SN-GAN, WGAN-GP." in verdicts.changed_readings_line("cpu")
+    assert verdicts.changed_readings_line("gpu") == ""
