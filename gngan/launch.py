@@ -136,6 +136,11 @@ class LaunchOptions:
             unknown = sorted(set(values) - set(SLURM_KEYS))
             if unknown:
                 raise ValueError(f"--slurm-config {path} sets {unknown}; it may set {list(SLURM_KEYS)}")
+            for key, value in values.items():
+                text = key in ("partition", "account")
+                if not (isinstance(value, str) if text else type(value) is int and value > 0):
+                    raise ValueError(f"--slurm-config {path}: {key} is {value!r}; it must be "
+                                     + ("a string" if text else "a positive integer"))
         for key in ("partition", "time_min", "gpus_per_job", "account"):
             if getattr(args, key, None) is not None:
                 values[key] = getattr(args, key)

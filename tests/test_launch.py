@@ -45,6 +45,22 @@ def test_launcher_options_are_checked_in_one_line(tmp_path, capsys, argv, messag
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("content, message", [
+    ("{", "is not valid JSON"),
+    ('{"partition": "gpu", "time": 60}', "sets ['time']; it may set"),
+    ('{"partition": "gpu", "time_min": "60"}', "time_min is '60'; it must be a positive integer"),
+    ('{"partition": "gpu", "time_min": 0}', "time_min is 0; it must be a positive integer"),
+    ('{"partition": "gpu", "time_min": 60, "gpus_per_job": 1.5}', "gpus_per_job is 1.5; it must be a positive"),
+    ('{"partition": 3, "time_min": 60}', "partition is 3; it must be a string"),
+])
+def test_slurm_config_values_are_checked_in_one_line(tmp_path, capsys, content, message):
+    (tmp_path / "slurm.json").write_text(content)
+    code = main(["section", "01_1d", "--budget", "smoke", "--results-root", str(tmp_path), "--launcher", "slurm",
+                 "--slurm-config", str(tmp_path / "slurm.json"), "--jobs-dir", str(tmp_path / "jobs")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
 def test_local_launcher_with_two_cpu_jobs_stores_what_inline_training_stores(tmp_path, capsys):
     inline, local = tmp_path / "inline", tmp_path / "local"
     assert main(["section", "01_1d", "--budget", "smoke", "--results-root", str(inline), "--quiet"]) == 0
