@@ -12,6 +12,7 @@ directory's lock keeps two jobs from training one run at once. Every submission 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -172,6 +173,24 @@ def launch(jobs: list[Job], options: LaunchOptions, poll_seconds: float = 1.0) -
     return _launch_local(jobs, options, poll_seconds)
 
 
+@contextlib.contextmanager
+def _environment(**values: str | None):
+    """Set (or, for None, remove) environment variables for the block only: the launching process keeps its own."""
+    def put(items):
+        for k, v in items:
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    before = {k: os.environ.get(k) for k in values}
+    put(values.items())
+    try:
+        yield
+    finally:
+        put(before.items())
+
+
 def _launch_local(jobs: list[Job], options: LaunchOptions, poll_seconds: float) -> int:
     executor = _local_executor(options.folder)
     slots: list[int | None] = list(options.gpus) if options.gpus else [None] * options.jobs
@@ -186,11 +205,11 @@ def _launch_local(jobs: list[Job], options: LaunchOptions, poll_seconds: float) 
             if gpu is None:  # one thread each: N jobs on N cores without oversubscribing them
                 job = replace(job, device="cpu", threads=1)
                 executor.update_parameters(timeout_min=7 * 24 * 60, gpus_per_node=0)
-                os.environ["OMP_NUM_THREADS"] = "1"
             else:
                 job = replace(job, device="cuda")
                 executor.update_parameters(timeout_min=7 * 24 * 60, gpus_per_node=1, visible_gpus=[gpu])
-            sub = executor.submit(job)
+            with _environment(OMP_NUM_THREADS="1" if gpu is None else os.environ.get("OMP_NUM_THREADS")):
+                sub = executor.submit(job)  # the job's process inherits this environment
             _register(options.folder, job, "local", sub.job_id, sub.paths)
             print(f"started {job.name} ({'GPU ' + str(gpu) if gpu is not None else 'CPU'}; log {sub.paths.stdout})")
             running[slot] = (job, sub)

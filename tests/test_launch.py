@@ -45,6 +45,17 @@ def test_launcher_options_are_checked_in_one_line(tmp_path, capsys, argv, messag
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+def test_environment_is_set_for_the_block_only(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.delenv("GNGAN_TEST_UNSET", raising=False)
+    with launch._environment(OMP_NUM_THREADS="1", GNGAN_TEST_UNSET="x"):
+        assert (os.environ["OMP_NUM_THREADS"], os.environ["GNGAN_TEST_UNSET"]) == ("1", "x")
+    assert os.environ["OMP_NUM_THREADS"] == "4" and "GNGAN_TEST_UNSET" not in os.environ
+    with launch._environment(OMP_NUM_THREADS=None):
+        assert "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "4"
+
+
 @pytest.mark.parametrize("content, message", [
     ("{", "is not valid JSON"),
     ('{"partition": "gpu", "time": 60}', "sets ['time']; it may set"),
@@ -61,13 +72,15 @@ def test_slurm_config_values_are_checked_in_one_line(tmp_path, capsys, content, 
     assert code == 2 and message in err and err.count("\n") == 1
 
 
-def test_local_launcher_with_two_cpu_jobs_stores_what_inline_training_stores(tmp_path, capsys):
+def test_local_launcher_with_two_cpu_jobs_stores_what_inline_training_stores(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
     inline, local = tmp_path / "inline", tmp_path / "local"
     assert main(["section", "01_1d", "--budget", "smoke", "--results-root", str(inline), "--quiet"]) == 0
     assert main(["section", "01_1d", "--budget", "smoke", "--results-root", str(local), "--launcher", "local",
                  "--jobs", "2", "--jobs-dir", str(tmp_path / "jobs")]) == 0
     out = capsys.readouterr().out
     assert out.count("started 01_1d-smoke-") == 2 and "all 2 jobs finished" in out
+    assert os.environ["OMP_NUM_THREADS"] == "2", "the jobs' one-thread setting leaked into the launching process"
     a, b = _stored(inline, "01_1d", "smoke"), _stored(local, "01_1d", "smoke")
     assert len(a) == 2 and a == b
     rows = launch.job_rows("smoke", tmp_path / "jobs")
