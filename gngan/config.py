@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gngan.cnn import INITS
-from gngan.losses import ALPHA_SCHEDULES, NE_BANDWIDTHS, VAE_RECONS, VAE_SIGMA
+from gngan.losses import ALPHA_SCHEDULES, NE_BANDWIDTHS, RECON_LABELS, VAE_RECONS, VAE_SIGMA
 
 METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan", "sngan", "gangp")
 # image runs (arch "cnn"/"resnet") support these; the other baselines exist for the 2D section only
@@ -58,7 +58,8 @@ class RunConfig:
     ``vae_sigma`` are the VAE decoder's likelihood and Gaussian std (``losses.vae_ae``; book: baselines page).
     For Dist-GAN, ``distgan_recon``, ``distgan_md_x`` and ``ae_trains`` choose between GN-GAN's auto-encoder step and
     the authors' image code (reconstruction in net_D's feature space, net_E alone updated); ``alpha_schedule`` anneals
-    alpha as that code does. ``init`` is the image networks' initialisation (``gngan.cnn.INITS``; "normal02" is
+    alpha as that code does; ``recon_label="fake"`` makes net_D label the reconstructions fake (the authors' 2D
+    Dist-GAN code, with alpha = 0.5). ``init`` is the image networks' initialisation (``gngan.cnn.INITS``; "normal02" is
     N(0, 0.02), Miyato et al.'s standard CNN code). The ledger (book/reading-the-paper.md) gives each reading's source.
     ``precision`` is the arithmetic of the training iterations (``PRECISIONS``; evaluation is always float32):
     it changes the numbers a run produces, so it is part of the run; "tf32" and "bf16" only where
@@ -93,6 +94,7 @@ class RunConfig:
     distgan_md_x: str = "real"
     ae_trains: str = "encoder_generator"
     alpha_schedule: str = "constant"
+    recon_label: str = "real"
     init: str = "reference"
     dis_loss: str = "log"
     gp_on: str = "logit"
@@ -117,7 +119,7 @@ class RunConfig:
     def __post_init__(self):
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
                    "distgan_recon": DISTGAN_RECONS, "distgan_md_x": DISTGAN_MD_X, "ae_trains": AE_TRAINS,
-                   "alpha_schedule": ALPHA_SCHEDULES, "init": INITS,
+                   "alpha_schedule": ALPHA_SCHEDULES, "recon_label": RECON_LABELS, "init": INITS,
                    "arch": ARCHS, "gen_loss": GEN_LOSSES, "gm_backward": GM_BACKWARDS,
                    "vae_recon": VAE_RECONS, "precision": PRECISIONS}
         for name, allowed in choices.items():
@@ -164,6 +166,9 @@ class RunConfig:
         if self.alpha_schedule != "constant" and self.method not in ("gngan", "distgan"):
             raise ValueError(f"config alpha_schedule={self.alpha_schedule!r} anneals the reconstructions-as-real weight "
                              f"alpha of GN-GAN's and Dist-GAN's net_D; method={self.method!r} has none")
+        if self.recon_label != "real" and self.method not in ("gngan", "distgan"):
+            raise ValueError(f"config recon_label={self.recon_label!r} labels the reconstructions in GN-GAN's and "
+                             f"Dist-GAN's net_D loss; method={self.method!r} has none")
         if self.init != "reference" and self.arch == "mlp":
             raise ValueError(f"config init={self.init!r} is implemented for the image networks only")
         if self.method in NORMAL_PRIOR_METHODS and self.prior != "normal":

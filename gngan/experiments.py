@@ -128,7 +128,11 @@ GRID2D_SWEEP_SETTINGS = {
                                             "Adam β = (0.5, 0.9) and penalty λ_p 1")},
     "distgan": {**_SWEEP_SHARED, **_pick("beta1_0.5", "lr_1e-4"),
                 "d_steps_1": ({"d_steps": 1}, "1 D step (shared 5)"),
-                "lambda_p_1": ({"lambda_p": 1.0}, "penalty λ_p 1 (shared 0.1)")},
+                "lambda_p_1": ({"lambda_p": 1.0}, "penalty λ_p 1 (shared 0.1)"),
+                # its authors' public 2D code: D_loss = (d_loss_real + d_loss_recon) * 0.5 + d_loss_fake, the
+                # reconstructions labelled fake (ledger: "Dist-GAN's net_D in 2D")
+                "recon_fake": ({"alpha": 0.5, "recon_label": "fake"},
+                               "net_D as its authors' 2D code: reconstructions fake, weight 0.5")},
 }
 del _pick
 # {sweep key: (config, the Table 2 method it tunes, what changes, setting)}

@@ -16,6 +16,9 @@ from torch import Tensor
 
 NE_BANDWIDTHS = ("sigma_sq_is_var", "sigma_is_var", "joint")
 DIS_LOSSES = ("log", "hinge")
+# the label net_D learns for the reconstructions net_G(net_E(x)) in gngan_dis: "real" (Eq. 7, the Dist-GAN image code)
+# or "fake" (the authors' public 2D Dist-GAN code)
+RECON_LABELS = ("real", "fake")
 
 # Floor for the pairwise-distance variance: only there to avoid 0/0 when every point of the batch
 # coincides (then all distances are 0 and the kernel is 1 whatever the bandwidth).
@@ -329,26 +332,32 @@ def gradient_penalty(D: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tens
 
 
 def gngan_dis(logit_real: Tensor, logit_recon: Tensor, logit_fake: Tensor, alpha: float = 0.05,
-              loss: str = "log") -> Tensor:
+              loss: str = "log", recon_label: str = "real") -> Tensor:
     """-V_D of Eq. 7 ("log") or of Eq. 8 ("hinge"), without the penalty (the caller adds lambda_p * V_P).
 
     logit_*: net_D's logits, shape (n,) or (n, 1), for real x, reconstructions net_G(net_E(x)) and
     fakes net_G(z). D = sigmoid(logit).
     "log":   -[(1 - alpha) E log D(x) + alpha E log D(G(E(x))) + E log(1 - D(G(z)))]
     "hinge": -[(1 - alpha) E D(x) + alpha E D(G(E(x))) - E D(G(z))]
+    ``recon_label="fake"`` labels the reconstructions fake instead (the authors' 2D Dist-GAN code, alpha = 0.5):
+    "log" -[(1 - alpha) E log D(x) + alpha E log(1 - D(G(E(x)))) + E log(1 - D(G(z)))]; "hinge" flips the sign of
+    the reconstructions' term.
     """
     if loss not in DIS_LOSSES:
         raise ValueError(f"unknown discriminator loss {loss!r}; use one of {DIS_LOSSES}")
+    if recon_label not in RECON_LABELS:
+        raise ValueError(f"unknown reconstruction label {recon_label!r}; use one of {RECON_LABELS}")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha={alpha} must lie in [0, 1] (it weights the reconstructions-as-real term)")
     l_real = _per_sample(logit_real, "logit_real")
     l_recon = _per_sample(logit_recon, "logit_recon")
     l_fake = _per_sample(logit_fake, "logit_fake")
+    sign = 1.0 if recon_label == "real" else -1.0
     if loss == "log":
         # -log s(l) = softplus(-l), -log(1 - s(l)) = softplus(l): finite for any logit
-        return ((1 - alpha) * F.softplus(-l_real).mean() + alpha * F.softplus(-l_recon).mean()
+        return ((1 - alpha) * F.softplus(-l_real).mean() + alpha * F.softplus(-sign * l_recon).mean()
                 + F.softplus(l_fake).mean())
-    return -((1 - alpha) * torch.sigmoid(l_real).mean() + alpha * torch.sigmoid(l_recon).mean()
+    return -((1 - alpha) * torch.sigmoid(l_real).mean() + sign * alpha * torch.sigmoid(l_recon).mean()
              - torch.sigmoid(l_fake).mean())
 
 

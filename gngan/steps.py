@@ -322,7 +322,8 @@ class Stepper:
         logits = on_each(n.net_D, *batches)
         if c.method in ("gngan", "distgan"):
             alpha = losses.alpha_at(c.alpha, self.step / c.num_steps, c.alpha_schedule)
-            loss = per_seed(losses.gngan_dis, *logits, alpha=alpha, loss=c.dis_loss)
+            loss = per_seed(losses.gngan_dis, *logits, alpha=alpha, loss=c.dis_loss,
+                            recon_label=c.recon_label)
         elif c.method in ("gan", "bourgan", "gangp"):
             loss = per_seed(losses.gan_dis, *logits)
         elif c.method == "sngan":

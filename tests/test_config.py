@@ -96,6 +96,8 @@ def test_results_stored_before_precision_existed_load_as_fp32_and_equal_todays_c
     ({"method": "distgan", "distgan_features": "data", "distgan_recon": "disc"}, "distgan_features='disc'"),
     ({"method": "distgan", "distgan_features": "data", "distgan_md_x": "recon"}, "distgan_features='disc'"),
     ({"method": "wgangp", "alpha_schedule": "distgan_code"}, "has none"),
+    ({"method": "gan", "recon_label": "fake"}, "recon_label='fake' labels the reconstructions"),
+    ({"method": "distgan", "recon_label": "none"}, "recon_label='none' is not one of"),
     ({"alpha_schedule": "linear"}, "alpha_schedule='linear'"),
     ({"init": "normal02"}, "image networks only"),
     ({"init": "he", "arch": "cnn", "data": "cifar10"}, "init='he'"),

@@ -286,11 +286,11 @@ def test_distgan_previous_reading_is_gngan_ae_step_with_its_constraint():
     assert changed == {"net_E", "net_G"}
 
 
-@pytest.mark.parametrize("schedule, progress, alpha", [("constant", 0.0, 0.5), ("constant", 0.7, 0.5),
-                                                       ("distgan_code", 0.4, 0.5), ("distgan_code", 0.625, 0.25),
-                                                       ("distgan_code", 0.8, 0.0)])
-def test_distgan_d_step_weights_reconstructions_by_alpha(schedule, progress, alpha):
-    config = _distgan_tiny(num_steps=1000, alpha_schedule=schedule)
+@pytest.mark.parametrize("schedule, progress, alpha, label", [
+    ("constant", 0.0, 0.5, "real"), ("constant", 0.7, 0.5, "real"), ("distgan_code", 0.4, 0.5, "real"),
+    ("distgan_code", 0.625, 0.25, "real"), ("distgan_code", 0.8, 0.0, "real"), ("constant", 0.0, 0.5, "fake")])
+def test_distgan_d_step_weights_reconstructions_by_alpha(schedule, progress, alpha, label):
+    config = _distgan_tiny(num_steps=1000, alpha_schedule=schedule, recon_label=label)
     st = _stepper(config)
     st.step = int(progress * config.num_steps)
     x, z = _replay(st)
@@ -299,7 +299,8 @@ def test_distgan_d_step_weights_reconstructions_by_alpha(schedule, progress, alp
         fake, recon = n.net_G(z), n.net_G(n.net_E(x))
         l_real, l_recon, l_fake = n.net_D(x), n.net_D(recon), n.net_D(fake)
         sp = torch.nn.functional.softplus
-        want = (1 - alpha) * sp(-l_real).mean() + alpha * sp(-l_recon).mean() + sp(l_fake).mean()
+        recon_term = sp(-l_recon) if label == "real" else sp(l_recon)
+        want = (1 - alpha) * sp(-l_real).mean() + alpha * recon_term.mean() + sp(l_fake).mean()
     loss, _ = st.d_step()
     torch.testing.assert_close(loss[0], want, rtol=1e-5, atol=1e-6)
 

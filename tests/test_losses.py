@@ -412,6 +412,20 @@ def test_gngan_dis_log_and_hinge():
     torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
 
 
+def test_gngan_dis_with_reconstructions_labelled_fake_as_the_authors_2d_code():
+    lr, lc, lf = np.array([0.3, -1.2, 2.0]), np.array([0.5, -0.4]), np.array([-0.7, 1.1, 0.2, -2.5])
+    s = _sigmoid
+    # distgan_toy2d.py: D_loss = (d_loss_real + d_loss_recon) * 0.5 + d_loss_fake, reconstructions with label 0
+    want = (0.5 * (-np.mean(np.log(s(lr))) - np.mean(np.log(1 - s(lc)))) - np.mean(np.log(1 - s(lf))))
+    got = losses.gngan_dis(t64(lr), t64(lc), t64(lf), alpha=0.5, loss="log", recon_label="fake")
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64))
+    want_hinge = -(0.5 * np.mean(s(lr)) - 0.5 * np.mean(s(lc)) - np.mean(s(lf)))
+    got_hinge = losses.gngan_dis(t64(lr), t64(lc), t64(lf), alpha=0.5, loss="hinge", recon_label="fake")
+    torch.testing.assert_close(got_hinge, torch.tensor(want_hinge, dtype=torch.float64))
+    with pytest.raises(ValueError, match="unknown reconstruction label 'none'"):
+        losses.gngan_dis(t64(lr), t64(lc), t64(lf), recon_label="none")
+
+
 def test_gngan_dis_large_logits_stay_finite():
     worst = torch.tensor([-50.0, -50.0])
     got = losses.gngan_dis(worst, worst, -worst, alpha=0.05, loss="log")
