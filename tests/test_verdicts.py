@@ -407,13 +407,20 @@ def test_table2_ranking_row_is_judged_on_the_tuned_rows_only_once_all_are_stored
     row = verdicts._table2_rank_row("cpu")
     assert row[2] == "—" and row[4] == ("not judged yet: tuned rows not stored for GAN, ALI, VAEGAN, VAE, β-VAE, "
                                         "WGAN-GP, Dist-GAN")
+    assert verdicts._tuned_words(["WGAN-GP", "ALI"], "cpu") == "not tuned yet: WGAN-GP, ALI"
     for k, cfgs in experiments.sweep_configs("cpu").items():  # WGAN-GP's beta1 0.5 wins, the others keep the shared
         store(k, cfgs, 10 if k == "sweep_wgangp_beta1_0.5" else 1)
     row = verdicts._table2_rank_row("cpu")
     assert row[4] == "not judged yet: tuned rows not stored for WGAN-GP"
+    # ALI's sweep chose the shared protocol: its tuned row is its Table 2 row (17 modes, the paper's 17.81)
+    assert verdicts._tuned_words(["WGAN-GP", "ALI"], "cpu") == (
+        "their tuned rows stay below the paper's (ALI 17.00 modes); not tuned yet: WGAN-GP")
     (tuned,) = experiments.tuned_configs("cpu")[0].values()
     assert {c.beta1 for c in tuned} == {0.5}
     store("wgangp_tuned", tuned, 22)
+    assert verdicts._tuned_words(["WGAN-GP", "ALI"], "cpu") == (
+        "their tuned rows stay below the paper's (ALI 17.00 modes); tuned rows that reach the paper's mean: "
+        "WGAN-GP 22.00 modes")
     row = verdicts._table2_rank_row("cpu")
     assert row[2] == "Spearman ρ = 1.00 (p = 0.000) over 8 methods" and row[4] == "reproduced"
     assert row[6] == "0–7 (8 each)"
