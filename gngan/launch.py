@@ -208,8 +208,9 @@ def _launch_local(jobs: list[Job], options: LaunchOptions, poll_seconds: float) 
             else:
                 job = replace(job, device="cuda")
                 executor.update_parameters(timeout_min=7 * 24 * 60, gpus_per_node=1, visible_gpus=[gpu])
-            with _environment(OMP_NUM_THREADS="1" if gpu is None else os.environ.get("OMP_NUM_THREADS")):
-                sub = executor.submit(job)  # the job's process inherits this environment
+            # the job's process inherits the environment it is submitted in
+            with _environment(OMP_NUM_THREADS="1") if gpu is None else contextlib.nullcontext():
+                sub = executor.submit(job)
             _register(options.folder, job, "local", sub.job_id, sub.paths)
             print(f"started {job.name} ({'GPU ' + str(gpu) if gpu is not None else 'CPU'}; log {sub.paths.stdout})")
             running[slot] = (job, sub)

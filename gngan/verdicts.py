@@ -433,25 +433,23 @@ def _image_gap(rows: list[list]) -> str:
 
 
 def _tuned_words(labels: list[str], budget: str) -> str:
-    """What tuning did to the Table 2 rows named by ``labels`` that lie below the paper: which tuned rows (every seed
-    stored; the shared row where the sweep chose the shared protocol) reach the paper's mean, which stay below, and
-    which are not tuned yet."""
+    """What tuning did to the Table 2 rows named by ``labels`` that lie below the paper: which tuned rows
+    (``report.tuned_rows``: every seed stored; the shared row where the sweep chose the shared protocol) reach the
+    paper's mean, which stay below, and which are not tuned yet."""
     by_label = {experiments.METHOD_LABELS[m]: m for m in paper.TABLE2}
+    shared = experiments.stored_results("02_2d", experiments.grid2d_configs(budget, methods=list(paper.TABLE2)), budget)
     choices = experiments.sweep_choices(budget)
     tuned_cfgs, _ = experiments.tuned_configs(budget, choices=choices)
     tuned = experiments.stored_results("02_2d", tuned_cfgs, budget)
-    shared = experiments.stored_results("02_2d", experiments.grid2d_configs(budget, methods=list(paper.TABLE2)), budget)
+    rows, _ = report.tuned_rows(shared, tuned, choices, experiments.GRID2D_SWEEP,
+                                len(experiments.GRID2D_BUDGETS[budget]["seeds"]))
     reach, stay, waiting = [], [], []
     for label in labels:
         m = by_label[label]
-        if choices.get(m) is None:
+        if m not in rows:
             waiting.append(label)
             continue
-        runs = shared[m] if f"{m}_tuned" not in tuned_cfgs else tuned.get(f"{m}_tuned", [])
-        if len(runs) < len(tuned_cfgs.get(f"{m}_tuned", runs)):
-            waiting.append(label)
-            continue
-        mean = np.mean([r["final"]["covered_modes"] for r in runs])
+        mean = np.mean([r["final"]["covered_modes"] for r in rows[m]])
         (reach if mean >= paper.TABLE2[m]["registered_modes"][0] else stay).append(f"{label} {mean:.2f}")
     words = []
     if stay:
@@ -498,13 +496,11 @@ def changed_readings_line(budget: str) -> str:
     done, waiting = [], []
     for section in experiments.IMAGE_PREVIOUS_READINGS:
         previous = experiments.stored_results(section, experiments.previous_reading_configs(section, budget), budget)
-        methods = [experiments.previous_reading(k) for k in previous]
-        if not methods:
+        if not previous:
             continue
-        configs = experiments.image_configs(section, budget, methods=methods)
-        current = experiments.stored_results(section, configs, budget)
-        for m in methods:
-            (done if len(current.get(m, [])) == len(configs[m]) else waiting).append(label[m])
+        _, complete = _complete_results(section, budget)
+        for m in map(experiments.previous_reading, previous):
+            (done if m in complete else waiting).append(label[m])
     if not done and not waiting:
         return ""
     state = (f"not retrained yet: {', '.join(waiting)}" if not done else f"all retrained: {', '.join(done)}"
