@@ -19,7 +19,13 @@ ARCHS = ("mlp", "cnn", "resnet")
 GEN_LOSSES = ("own", "gm")
 # methods whose objective has a KL term against N(0, I), so they train and generate with that prior
 NORMAL_PRIOR_METHODS = ("vae", "vaegan")
-DIS_LOSSES = ("log", "hinge")
+DIS_LOSSES = ("log", "hinge", "wasserstein", "mmd_rep", "none")
+# the net_D loss each method trains with: GN-GAN and Dist-GAN choose Eq. 7 ("log") or Eq. 8 ("hinge"); every other
+# method has one loss of its own (gngan.steps), which its config names so that its manifest says what ran. "none":
+# the VAE has no net_D. A config left at dis_loss="auto" takes the method's first entry.
+METHOD_DIS_LOSSES = {"gngan": ("log", "hinge"), "distgan": ("log", "hinge"), "gan": ("log",), "bourgan": ("log",),
+                     "gangp": ("log",), "ali": ("log",), "vaegan": ("log",), "sngan": ("hinge",),
+                     "wgangp": ("wasserstein",), "mmdrep": ("mmd_rep",), "vae": ("none",)}
 GP_ON = ("logit", "score")
 # how net_G's gradient reaches Eq. 13's gradient terms: "double" = autograd's double backward through net_D
 # (any net_D); "linear" = losses.gradient_matching_linearized (net_D's logit piecewise linear, as all of gngan's)
@@ -96,7 +102,7 @@ class RunConfig:
     alpha_schedule: str = "constant"
     recon_label: str = "real"
     init: str = "reference"
-    dis_loss: str = "log"
+    dis_loss: str = "auto"
     gp_on: str = "logit"
     ne_bandwidth: str = "sigma_sq_is_var"
     ne_detach_sigma: bool = True
@@ -117,6 +123,8 @@ class RunConfig:
     precision: str = "fp32"
 
     def __post_init__(self):
+        if self.method in METHOD_DIS_LOSSES and self.dis_loss == "auto":
+            object.__setattr__(self, "dis_loss", METHOD_DIS_LOSSES[self.method][0])
         choices = {"method": METHODS, "dis_loss": DIS_LOSSES, "gp_on": GP_ON, "distgan_features": DISTGAN_FEATURES, "ne_bandwidth": NE_BANDWIDTHS,
                    "distgan_recon": DISTGAN_RECONS, "distgan_md_x": DISTGAN_MD_X, "ae_trains": AE_TRAINS,
                    "alpha_schedule": ALPHA_SCHEDULES, "recon_label": RECON_LABELS, "init": INITS,
@@ -153,9 +161,10 @@ class RunConfig:
                              f"(Fig. 7); GN-GAN always uses Eq. 13, got method={self.method!r}")
         if self.spectral_norm and self.arch == "mlp":
             raise ValueError("config spectral_norm=True is implemented for the image discriminators only")
-        if self.method == "sngan" and self.dis_loss != "hinge":
-            raise ValueError(f"config method='sngan' with dis_loss={self.dis_loss!r}: SN-GAN's discriminator always "
-                             f"trains with the hinge loss (gngan.steps d_step), so its config says dis_loss='hinge'")
+        own = METHOD_DIS_LOSSES[self.method]
+        if self.dis_loss not in own:
+            raise ValueError(f"config method={self.method!r} with dis_loss={self.dis_loss!r}: its net_D trains with "
+                             f"{' or '.join(map(repr, own))} (gngan.steps d_step); set dis_loss to that, or 'auto'")
         if self.method != "distgan" and (self.distgan_recon, self.distgan_md_x, self.ae_trains) != (
                 "data", "real", "encoder_generator"):
             raise ValueError(f"config distgan_recon, distgan_md_x and ae_trains choose Dist-GAN's auto-encoder step; "
@@ -176,6 +185,11 @@ class RunConfig:
                              f"got prior={self.prior!r}")
 
     def replace(self, **changes) -> "RunConfig":
+        """A copy with ``changes``. A new ``method`` keeps ``dis_loss`` where the method trains with it, and otherwise
+        takes the method's own loss (so ``IMAGE_BASE.replace(method="wgangp")`` says "wasserstein")."""
+        method = changes.get("method", self.method)
+        if "dis_loss" not in changes and self.dis_loss not in METHOD_DIS_LOSSES.get(method, (self.dis_loss,)):
+            changes["dis_loss"] = "auto"
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:

@@ -33,6 +33,9 @@ USES_ENCODER = {"gngan": True, "distgan": True, "gan": False, "wgangp": False,
                 "sngan": False, "gangp": False}
 # net_D objectives without a gradient penalty (SN-GAN's Lipschitz control is spectral norm instead)
 NO_PENALTY = ("gan", "bourgan", "sngan")
+# net_D's loss on (real, fake) logits for the methods other than GN-GAN and Dist-GAN, by config dis_loss
+# (config.METHOD_DIS_LOSSES names each method's; ALI, VAEGAN and MMD-rep have steps of their own)
+DIS_LOSS_FNS = {"log": losses.gan_dis, "hinge": losses.hinge_dis, "wasserstein": losses.wgan_dis}
 # encoders that output a Gaussian posterior, (mu, logvar), hence 2 * z_dim numbers
 VARIATIONAL = ("vae", "vaegan")
 
@@ -324,12 +327,8 @@ class Stepper:
             alpha = losses.alpha_at(c.alpha, self.step / c.num_steps, c.alpha_schedule)
             loss = per_seed(losses.gngan_dis, *logits, alpha=alpha, loss=c.dis_loss,
                             recon_label=c.recon_label)
-        elif c.method in ("gan", "bourgan", "gangp"):
-            loss = per_seed(losses.gan_dis, *logits)
-        elif c.method == "sngan":
-            loss = per_seed(losses.hinge_dis, *logits)
         else:
-            loss = per_seed(losses.wgan_dis, *logits)
+            loss = per_seed(DIS_LOSS_FNS[c.dis_loss], *logits)
         gp = self._penalty(x, fake) if c.method not in NO_PENALTY else no_gp
         self._update("D", loss + c.lambda_p * gp, "dis")
         return loss.detach(), gp.detach()

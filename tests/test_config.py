@@ -118,3 +118,38 @@ def test_runs_stored_before_the_distgan_image_options_load_as_the_previous_readi
     c = RunConfig.from_dict(d)
     assert (c.distgan_recon, c.distgan_md_x, c.ae_trains, c.alpha_schedule, c.init) == (
         "data", "real", "encoder_generator", "constant", "reference")
+
+
+def test_every_method_names_the_net_D_loss_it_trains_with():
+    from gngan.config import DIS_LOSSES, METHOD_DIS_LOSSES, METHODS
+    assert set(METHOD_DIS_LOSSES) == set(METHODS)
+    assert {loss for own in METHOD_DIS_LOSSES.values() for loss in own} == set(DIS_LOSSES)
+    expected = {"gngan": "log", "distgan": "log", "gan": "log", "bourgan": "log", "gangp": "log", "ali": "log",
+                "vaegan": "log", "sngan": "hinge", "wgangp": "wasserstein", "mmdrep": "mmd_rep", "vae": "none"}
+    prior = {"bourgan": "bourgain", "vae": "normal", "vaegan": "normal"}
+    for method, loss in expected.items():
+        assert RunConfig(method=method, prior=prior.get(method, "normal")).dis_loss == loss, method
+    assert RunConfig(dis_loss="hinge").dis_loss == "hinge"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"method": "wgangp", "dis_loss": "log"}, "method='wgangp' with dis_loss='log': its net_D trains with 'wasserstein'"),
+    ({"method": "gngan", "dis_loss": "wasserstein"}, "trains with 'log' or 'hinge'"),
+    ({"method": "gan", "dis_loss": "hinge"}, "trains with 'log'"),
+    ({"method": "vae", "dis_loss": "log"}, "trains with 'none'"),
+    ({"dis_loss": "bce"}, "dis_loss='bce' is not one of"),
+])
+def test_a_net_D_loss_the_method_does_not_train_with_is_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**change)
+
+
+def test_replace_with_a_new_method_keeps_dis_loss_only_where_that_method_trains_with_it():
+    hinge = RunConfig(dis_loss="hinge")
+    assert hinge.replace(method="distgan").dis_loss == "hinge"
+    assert hinge.replace(method="wgangp").dis_loss == "wasserstein"
+    assert RunConfig().replace(method="sngan").dis_loss == "hinge"
+    assert RunConfig(method="wgangp").replace(method="gngan").dis_loss == "log"
+    assert RunConfig(method="wgangp").replace(lambda_p=1.0).dis_loss == "wasserstein"
+    with pytest.raises(ValueError, match="its net_D trains with 'wasserstein'"):
+        RunConfig().replace(method="wgangp", dis_loss="hinge")

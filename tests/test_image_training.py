@@ -5,6 +5,8 @@ tests need no data files and run in seconds; the Inception evaluator is replaced
 bookkeeping is tested (the notebooks run the real one at smoke budget in CI).
 """
 
+import copy
+
 import pytest
 import torch
 
@@ -301,6 +303,25 @@ def test_distgan_d_step_weights_reconstructions_by_alpha(schedule, progress, alp
         sp = torch.nn.functional.softplus
         recon_term = sp(-l_recon) if label == "real" else sp(l_recon)
         want = (1 - alpha) * sp(-l_real).mean() + alpha * recon_term.mean() + sp(l_fake).mean()
+    loss, _ = st.d_step()
+    torch.testing.assert_close(loss[0], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("key, dis_loss", [("gan", "log"), ("gangp", "log"), ("sngan", "hinge"),
+                                           ("wgangp", "wasserstein")])
+def test_baseline_d_step_applies_the_loss_its_config_names(key, dis_loss):
+    section = "05_gan_ne_gm" if key == "gan" else "04_table3"
+    config = _tiny(experiments.image_configs(section, "cpu", methods=[key])[key][0])
+    assert config.dis_loss == dis_loss
+    st = _stepper(config)
+    x, z = _replay(st)
+    with torch.no_grad():  # one net_D call on both batches, from a copy: spectral norm's power iteration moves on
+        fake = st.nets.net_G(z)
+        l_real, l_fake = copy.deepcopy(st.nets.net_D)(torch.cat([x, fake], -4)).flatten().split([len(x), len(fake)])
+    sp, relu = torch.nn.functional.softplus, torch.relu
+    want = {"log": sp(-l_real).mean() + sp(l_fake).mean(),
+            "hinge": relu(1 - l_real).mean() + relu(1 + l_fake).mean(),
+            "wasserstein": l_fake.mean() - l_real.mean()}[dis_loss]
     loss, _ = st.d_step()
     torch.testing.assert_close(loss[0], want, rtol=1e-5, atol=1e-6)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from gngan import costs, experiments, losses
+from gngan import costs, experiments, losses, steps
 from gngan.config import RunConfig
 from gngan.steps import Stepper, flags_in_effect, precision_flags
 from gngan.trainer import Trainer
@@ -121,7 +121,7 @@ def test_bf16_manifest_and_autocast_around_the_forward_only(tmp_path, monkeypatc
             logit_real.register_hook(lambda g: seen["backward"].add(torch.is_autocast_enabled("cpu")))
         return gan_dis(logit_real, logit_fake)
 
-    monkeypatch.setattr(losses, "gan_dis", spy_dis)
+    monkeypatch.setitem(steps.DIS_LOSS_FNS, "log", spy_dis)
     result = Trainer(TINY.replace(method="gan", precision="bf16"), tmp_path, progress=False).fit()[0]
     assert seen == {"forward": {(True, torch.bfloat16)}, "backward": {False}}
     assert result["manifest"]["precision_flags"] == {
