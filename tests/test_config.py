@@ -153,3 +153,38 @@ def test_replace_with_a_new_method_keeps_dis_loss_only_where_that_method_trains_
     assert RunConfig(method="wgangp").replace(lambda_p=1.0).dis_loss == "wasserstein"
     with pytest.raises(ValueError, match="its net_D trains with 'wasserstein'"):
         RunConfig().replace(method="wgangp", dis_loss="hinge")
+
+
+def _correct_dis_loss_tool():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "tools" / "correct-dis-loss.py"
+    spec = importlib.util.spec_from_file_location("correct_dis_loss", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_correct_dis_loss_rewrites_the_legacy_default_only(tmp_path):
+    import json
+
+    tool = _correct_dis_loss_tool()
+    legacy = {**RunConfig(method="wgangp", data="grid2d").to_dict(), "dis_loss": "log"}
+    run = tmp_path / "results" / "wgangp" / "seed0"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(legacy, indent=2))
+    (run / "result.json").write_text(json.dumps({"manifest": {"config": legacy, "seed": 0}, "history": []}))
+    gan = tmp_path / "results" / "gan" / "seed0"
+    gan.mkdir(parents=True)
+    (gan / "config.json").write_text(json.dumps(RunConfig(method="gan", data="grid2d").to_dict(), indent=2))
+    tool.main(str(tmp_path / "results"))
+    assert RunConfig.load(run / "config.json") == RunConfig(method="wgangp", data="grid2d")
+    stored = json.loads((run / "result.json").read_text())
+    assert stored == {"manifest": {"config": {**legacy, "dis_loss": "wasserstein"}, "seed": 0}, "history": []}
+    before = {p: p.read_text() for p in tmp_path.rglob("*.json")}
+    tool.main(str(tmp_path / "results"))  # idempotent
+    assert {p: p.read_text() for p in tmp_path.rglob("*.json")} == before
+    (run / "config.json").write_text(json.dumps({**legacy, "dis_loss": "hinge"}))
+    with pytest.raises(SystemExit, match="correct it by hand"):
+        tool.main(str(tmp_path / "results"))
