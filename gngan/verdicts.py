@@ -460,12 +460,14 @@ def _tuned_words(labels: list[str], budget: str) -> str:
         words.append(f"tuned rows that reach the paper's mean: {', '.join(reach)} modes")
     if waiting:
         words.append(f"not tuned yet: {', '.join(waiting)}")
-    probes = {k: probe for k, (_, probe, _) in experiments.GRID2D_CHECKS.items() if probe in map(by_label.get, labels)}
+    named = {by_label[label] for label in labels}
+    probes = {k: probe for k, (_, probe, _) in experiments.GRID2D_CHECKS.items() if probe in named}
     check_cfgs = experiments.grid2d_configs(budget, methods=list(probes))
-    checks = experiments.stored_results("02_2d", check_cfgs, budget)
-    above = [f"`{k}` {mean:.2f}" for k, runs in checks.items() if len(runs) == len(check_cfgs[k])
-             for mean in [np.mean([r["final"]["covered_modes"] for r in runs])]
-             if mean >= paper.TABLE2[probes[k]]["registered_modes"][0]]
+    above = []
+    for k, runs in experiments.stored_results("02_2d", check_cfgs, budget).items():
+        mean = np.mean([r["final"]["covered_modes"] for r in runs])
+        if len(runs) == len(check_cfgs[k]) and mean >= paper.TABLE2[probes[k]]["registered_modes"][0]:
+            above.append(f"`{k}` {mean:.2f}")
     if above:
         words.append(f"sensitivity checks (not tuned rows) that reach the paper's mean: {', '.join(above)} modes")
     return "; ".join(words)
