@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gngan.cnn import INITS
-from gngan.losses import ALPHA_SCHEDULES, NE_BANDWIDTHS, RECON_LABELS, VAE_RECONS, VAE_SIGMA
+from gngan.losses import ALPHA_SCHEDULES, GNGAN_DIS_LOSSES, NE_BANDWIDTHS, RECON_LABELS, VAE_RECONS, VAE_SIGMA
 
 METHODS = ("gngan", "distgan", "gan", "wgangp", "vae", "ali", "vaegan", "mmdrep", "bourgan", "sngan", "gangp")
 # image runs (arch "cnn"/"resnet") support these; the other baselines exist for the 2D section only
@@ -23,7 +23,7 @@ DIS_LOSSES = ("log", "hinge", "wasserstein", "mmd_rep", "none")
 # the net_D loss each method trains with: GN-GAN and Dist-GAN choose Eq. 7 ("log") or Eq. 8 ("hinge"); every other
 # method has one loss of its own (gngan.steps), which its config names so that its manifest says what ran. "none":
 # the VAE has no net_D. A config left at dis_loss="auto" takes the method's first entry.
-METHOD_DIS_LOSSES = {"gngan": ("log", "hinge"), "distgan": ("log", "hinge"), "gan": ("log",), "bourgan": ("log",),
+METHOD_DIS_LOSSES = {"gngan": GNGAN_DIS_LOSSES, "distgan": GNGAN_DIS_LOSSES, "gan": ("log",), "bourgan": ("log",),
                      "gangp": ("log",), "ali": ("log",), "vaegan": ("log",), "sngan": ("hinge",),
                      "wgangp": ("wasserstein",), "mmdrep": ("mmd_rep",), "vae": ("none",)}
 GP_ON = ("logit", "score")

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 NE_BANDWIDTHS = ("sigma_sq_is_var", "sigma_is_var", "joint")
-DIS_LOSSES = ("log", "hinge")
+GNGAN_DIS_LOSSES = ("log", "hinge")
 # the label net_D learns for the reconstructions net_G(net_E(x)) in gngan_dis: "real" (Eq. 7, the Dist-GAN image code)
 # or "fake" (the authors' public 2D Dist-GAN code)
 RECON_LABELS = ("real", "fake")
@@ -343,8 +343,8 @@ def gngan_dis(logit_real: Tensor, logit_recon: Tensor, logit_fake: Tensor, alpha
     "log" -[(1 - alpha) E log D(x) + alpha E log(1 - D(G(E(x)))) + E log(1 - D(G(z)))]; "hinge" flips the sign of
     the reconstructions' term.
     """
-    if loss not in DIS_LOSSES:
-        raise ValueError(f"unknown discriminator loss {loss!r}; use one of {DIS_LOSSES}")
+    if loss not in GNGAN_DIS_LOSSES:
+        raise ValueError(f"unknown discriminator loss {loss!r}; use one of {GNGAN_DIS_LOSSES}")
     if recon_label not in RECON_LABELS:
         raise ValueError(f"unknown reconstruction label {recon_label!r}; use one of {RECON_LABELS}")
     if not 0 <= alpha <= 1:
