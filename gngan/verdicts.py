@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from gngan import experiments, paper, report
@@ -17,6 +19,23 @@ TARGETS = {"1d": ("1D chapter", "verdict-1d"), "table2": ("2D chapter", "verdict
            "table2_rank": ("2D chapter", "verdict-table2-ranking"), "ablation": ("ablation chapter", "verdict-ablation"),
            "table3": ("Table 3 chapter", "verdict-table3"), "table3_columns": ("Table 3 chapter", "table3-columns"),
            "fig7": ("GAN+NE/GM chapter", "verdict-fig7"), "gm_cost": ("Table 3 chapter", "verdict-gm-cost")}
+
+class VerdictRow(NamedTuple):
+    """One claim of the paper on the verdict page. ``seeds``: the stored runs the verdict is judged on
+    (``seeds_behind``); ``section``: the key in TARGETS of the chapter section that argues the verdict."""
+    claim: str
+    paper: str
+    ours: str
+    budget: str
+    verdict: str
+    seeds: str
+    section: str
+
+    @property
+    def chapter(self) -> str:
+        return TARGETS[self.section][0]
+
+
 # A row's verdict is one sentence of at most this many words; the details are in the chapter section it links to.
 VERDICT_WORDS = 30
 # The summary's outcome of a verdict, by how the verdict begins (first match wins); a verdict beginning otherwise
@@ -74,15 +93,15 @@ def _fid(runs: list[dict]) -> str:
     return f"{v.mean():.1f} ± {report.seed_std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 
 
-def _ablation_row(budget: str) -> list:
+def _ablation_row(budget: str) -> VerdictRow:
     claim = "CIFAR-10 ablation (Fig. 5): +NE, +GM converge faster than the original, NE+GM fastest"
     _, res = _complete_results("03_ablation", budget)
     keys = ("gngan_orig", "gngan_ne", "gngan_gm", "gngan_ne_gm")
     complete = [k for k in keys if k in res]
     pairs = [p for p in paper.FIG5_FASTER if set(p) <= set(complete)]
     if not pairs:
-        return [claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation", budget),
-                "ablation chapter", "—", "ablation"]
+        return VerdictRow(claim, "FID curves (image only)", "—", budget, _not_run_images("03_ablation", budget),
+                          "—", "ablation")
     label = experiments.METHOD_LABELS
     steps = res["gngan_orig"][0]["final"]["step"]
     ours = f"final FID at {steps:,} iterations: " + ", ".join(f"{label[k]} {_fid(res[k])}" for k in complete)
@@ -95,8 +114,8 @@ def _ablation_row(budget: str) -> list:
     else:
         outcome = "reproduced" if yes == len(pairs) else "not reproduced" if not yes else "partly"
         verdict = f"{outcome} (early training only): {found}"
-    return [claim, "FID curves (image only)", ours, budget, _unless_smoke(verdict, budget), "ablation chapter",
-            seeds_behind({k: res[k] for k in complete}), "ablation"]
+    return VerdictRow(claim, "FID curves (image only)", ours, budget, _unless_smoke(verdict, budget),
+                      seeds_behind({k: res[k] for k in complete}), "ablation")
 
 
 # What the runs' recorded data source (the ``data_source`` of their last evaluation) means for comparing FID levels
@@ -165,39 +184,39 @@ def table3_explained(budget: str) -> str:
             f"row is this judgement.{steps_note}")
 
 
-def _table3_row(budget: str) -> list:
+def _table3_row(budget: str) -> VerdictRow:
     v = paper.TABLE3["gngan"]["cifar"]
     claim = "Table 3: GN-GAN FID, CIFAR-10 CNN, best of the compared methods"
     out = table3_outcome(budget)
     if out is None:
-        return [claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "Table 3 chapter", "—", "table3"]
+        return VerdictRow(claim, f"{v}", "—", budget, _not_run_images("04_table3", budget), "—", "table3")
     res, final, best = out["results"], out["final"], out["best"]
     lowest = "lowest" if out["complete"] else f"lowest of the {len(res)} trained"
     ours = f"{_fid(res['gngan_hinge'])} ({lowest}: {experiments.METHOD_LABELS[best]} {final[best]:.1f})"
-    return [claim, f"{v}", ours, budget, out["verdict"], "Table 3 chapter", seeds_behind(res), "table3"]
+    return VerdictRow(claim, f"{v}", ours, budget, out["verdict"], seeds_behind(res), "table3")
 
 
-def _fig7_row(budget: str) -> list:
+def _fig7_row(budget: str) -> VerdictRow:
     fig7 = paper.FIG7_FINAL_FID
     claim = "Fig. 7: GAN+NE+GM < GAN+GM < GAN+NE final FID"
     shown = f"{fig7['gan_ne_gm']} / {fig7['gan_gm']} / {fig7['gan_ne']}"
     res = _image_results("05_gan_ne_gm", budget)
     order = ["gan_ne_gm", "gan_gm", "gan_ne"]
     if not all(m in res for m in order):
-        return [claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "GAN+NE/GM chapter", "—", "fig7"]
+        return VerdictRow(claim, shown, "—", budget, _not_run_images("05_gan_ne_gm", budget), "—", "fig7")
     found, verdict = report.claimed_fid_order(res, order)
     ours = " / ".join(f"{found['final'][m]:.1f}" for m in order)
-    return [claim, shown, ours, budget, _unless_smoke(verdict, budget), "GAN+NE/GM chapter",
-            seeds_behind({m: res[m] for m in order}), "fig7"]
+    return VerdictRow(claim, shown, ours, budget, _unless_smoke(verdict, budget),
+                      seeds_behind({m: res[m] for m in order}), "fig7")
 
 
-def _toy1d_row(budget: str) -> list:
+def _toy1d_row(budget: str) -> VerdictRow:
     configs = experiments.toy1d_configs(budget)
     try:
         results = experiments.run_section("01_1d", configs, budget, train=False)
     except FileNotFoundError:
-        return ["1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", "—", budget,
-                "not run here yet", "1D chapter", "—", "1d"]
+        return VerdictRow("1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", "—", budget,
+                          "not run here yet", "—", "1d")
     summary = report.coverage_summary(results, experiments.METHOD_LABELS, num_modes=3)
     gn, dist = summary
     text = report.toy1d_verdict(summary, budget)
@@ -206,11 +225,11 @@ def _toy1d_row(budget: str) -> list:
                if "**" in text else NO_SMOKE_VERDICT)
     ours = (f"all 3 modes in {gn['all_modes']}/{gn['num_seeds']} seeds (GN-GAN) vs "
             f"{dist['all_modes']}/{dist['num_seeds']} (Dist-GAN)")
-    return ["1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", ours, budget, verdict,
-            "1D chapter", seeds_behind(results), "1d"]
+    return VerdictRow("1D: three modes (Fig. 2)", "GN-GAN 3 modes, Dist-GAN fewer (one run)", ours, budget, verdict,
+                      seeds_behind(results), "1d")
 
 
-def _table2_rows(budget: str) -> list[list]:
+def _table2_rows(budget: str) -> list[VerdictRow]:
     configs = experiments.grid2d_configs(budget)
     missing = experiments.missing_runs("02_2d", configs, budget)
     progress = experiments.in_progress("02_2d", configs, budget)
@@ -223,18 +242,18 @@ def _table2_rows(budget: str) -> list[list]:
             if m in progress:
                 recs = progress[m]
                 status += f" (in progress: iteration {recs[0]['step']} of {configs[m][0].num_steps})"
-            rows.append([f"2D Table 2: {label}", claim, "—", budget, status, "2D chapter", "—", "table2"])
+            rows.append(VerdictRow(f"2D Table 2: {label}", claim, "—", budget, status, "—", "table2"))
             continue
         res = experiments.run_section("02_2d", {m: configs[m]}, budget, train=False)[m]
         v = np.array([r["final"]["covered_modes"] for r in res], dtype=float)
         ours = f"{report.mean_std(v)} modes"
         verdict = report.compare_with_paper(v, mean, std)["text"] if budget != "smoke" else NO_SMOKE_VERDICT
-        rows.append([f"2D Table 2: {label}", claim, ours, budget, verdict, "2D chapter", seeds_behind({m: res}),
-                     "table2"])
+        rows.append(VerdictRow(f"2D Table 2: {label}", claim, ours, budget, verdict, seeds_behind({m: res}),
+                               "table2"))
     return rows
 
 
-def _table2_rank_row(budget: str) -> list:
+def _table2_rank_row(budget: str) -> VerdictRow:
     """Table 2's ranking as the paper's was made, with its baselines tuned: Spearman rho of our mean registered modes
     against the paper's over its eight methods, each baseline's tuned row (experiments.GRID2D_SWEEP), GN-GAN (+GM) at
     the paper's settings. Judged only once every tuned row is stored: reproduced if rho > 0 with p < 0.05."""
@@ -254,47 +273,45 @@ def _table2_rank_row(budget: str) -> list:
         label = experiments.METHOD_LABELS
         parts = ([f"rows not stored for {', '.join(label[m] for m in untrained)}"] if untrained else []) + (
             [f"tuned rows not stored for {', '.join(label[m] for m in agree['not_tuned'])}"] if agree["not_tuned"] else [])
-        return [claim, theirs, "—", budget, "not judged yet: " + "; ".join(parts), "2D chapter", "—", "table2_rank"]
+        return VerdictRow(claim, theirs, "—", budget, "not judged yet: " + "; ".join(parts), "—", "table2_rank")
     rows, _ = report.tuned_rows(results, tuned, choices, experiments.GRID2D_SWEEP, seeds)
     if agree["rho"] is None:
-        return [claim, theirs, "—", budget, "not judged: no ranking (fewer than 3 methods or all equal)",
-                "2D chapter", seeds_behind(rows), "table2_rank"]
+        return VerdictRow(claim, theirs, "—", budget, "not judged: no ranking (fewer than 3 methods or all equal)",
+                          seeds_behind(rows), "table2_rank")
     ours = f"Spearman ρ = {agree['rho']:.2f} (p = {agree['p_value']:.3f}) over {len(agree['methods'])} methods"
     word = "reproduced" if agree["rho"] > 0 and agree["p_value"] < 0.05 else "not reproduced"
-    return [claim, theirs, ours, budget, _unless_smoke(word, budget), "2D chapter",
-            seeds_behind({m: rows[m] for m in agree["methods"]}), "table2_rank"]
+    return VerdictRow(claim, theirs, ours, budget, _unless_smoke(word, budget),
+                      seeds_behind({m: rows[m] for m in agree["methods"]}), "table2_rank")
 
 
-def _timing_row() -> list:
+def _timing_row() -> VerdictRow:
     claim = (f"{paper.GM_TIMING_MS['with_gm']:.0f} vs {paper.GM_TIMING_MS['without_gm']:.0f} ms per G update, "
              f"ratio {paper.GM_TIMING_MS['with_gm'] / paper.GM_TIMING_MS['without_gm']:.2f} (GTX 1080 Ti)")
     t = experiments.stored_benchmark("gm_timing")
     if t is None:
-        return ["Cost of GM (CIFAR CNN, batch 64)", claim, "—", "cpu", "not run here yet", "Table 3 chapter", "—",
-                "gm_cost"]
+        return VerdictRow("Cost of GM (CIFAR CNN, batch 64)", claim, "—", "cpu", "not run here yet", "—",
+                          "gm_cost")
     ms, ratio = t["ms"], t["ratio"]
     ours = (f"{ms['gm_linear']:.0f} vs {ms['without_gm']:.0f} ms, ratio {ratio['gm_linear']:.2f} "
             f"(double backward: {ratio['gm_double']:.2f}; CPU, {t['threads']} thread)")
     verdict = ("reproduced: an overhead of the paper's size" if ratio["gm_linear"] <= 1.3
                else "partly: GM costs more here (ratio above the paper's)")
-    return ["Cost of GM (CIFAR CNN, batch 64)", claim, ours, "cpu", verdict, "Table 3 chapter",
-            "— (a timing, no training seeds)", "gm_cost"]
+    return VerdictRow("Cost of GM (CIFAR CNN, batch 64)", claim, ours, "cpu", verdict,
+                      "— (a timing, no training seeds)", "gm_cost")
 
 
-def _gpu_progress(row: list, section: str) -> list:
+def _gpu_progress(row: VerdictRow, section: str) -> VerdictRow:
     """An image row judged below the gpu budget says how far the gpu budget is, once any of it is stored."""
     s = experiments.gpu_budget_status(section)
-    if row[3] == "cpu" and 0 < s["stored"] < s["runs"]:
-        row[4] += f"; gpu runs: {s['stored']} of {s['runs']} stored, not judged yet"
+    if row.budget == "cpu" and 0 < s["stored"] < s["runs"]:
+        return row._replace(verdict=f"{row.verdict}; gpu runs: {s['stored']} of {s['runs']} stored, not judged yet")
     return row
 
 
-def verdict_rows(budget: str = "cpu") -> list[list]:
-    """One row per claim: [claim, paper, ours, budget, verdict, chapter, seeds, section]; the seeds are those of the
-    stored runs the verdict is judged on (``seeds_behind``), the section the key in TARGETS of the chapter section
-    that argues the verdict (one sentence of at most VERDICT_WORDS words). The budget column says which budget each row was judged at:
-    the 1D and 2D rows show their cpu runs at the gpu budget (they have no gpu plan), each image row its section's
-    best stored budget."""
+def verdict_rows(budget: str = "cpu") -> list[VerdictRow]:
+    """One VerdictRow per claim, its verdict one sentence of at most VERDICT_WORDS words. A row's budget is the one
+    it was judged at: the 1D and 2D rows show their cpu runs at the gpu budget (they have no gpu plan), each image
+    row its section's best stored budget."""
     rows = [_toy1d_row(experiments.shown_budget("01_1d", budget))]
     rows += _table2_rows(experiments.shown_budget("02_2d", budget))
     rows.append(_table2_rank_row(experiments.shown_budget("02_2d", budget)))
@@ -305,16 +322,17 @@ def verdict_rows(budget: str = "cpu") -> list[list]:
                                "not run here: configured at the paper budget only (too slow on CPU)")):
         v = paper.TABLE3["gngan"][col]
         shown = f"{v[0]} ± {v[1]}" if isinstance(v, tuple) else f"{v}"
-        rows.append([f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "Table 3 chapter", "—",
-                     "table3_columns"])
+        rows.append(VerdictRow(f"Table 3: GN-GAN FID, {name}", shown, "—", budget, reason, "—",
+                               "table3_columns"))
     rows.append(_gpu_progress(_fig7_row(experiments.shown_budget("05_gan_ne_gm", budget)), "05_gan_ne_gm"))
     rows.append(_timing_row())
     return rows
 
 
-def verdict_table(budget: str = "cpu", rows: list[list] | None = None) -> str:
+def verdict_table(budget: str = "cpu", rows: list[VerdictRow] | None = None) -> str:
     rows = verdict_rows(budget) if rows is None else rows
-    cells = [[*r[:4], r[6], r[4], f"[{r[5]}](#{TARGETS[r[7]][1]})"] for r in rows]
+    cells = [[r.claim, r.paper, r.ours, r.budget, r.seeds, r.verdict, f"[{r.chapter}](#{TARGETS[r.section][1]})"]
+             for r in rows]
     return report.markdown_table(["claim", "paper", "ours", "budget", "seeds", "verdict", "chapter"], cells)
 
 
@@ -410,12 +428,12 @@ def still_to_train(budget: str) -> str:
 _IMAGE_ROWS = {"ablation": "03_ablation", "table3": "04_table3", "fig7": "05_gan_ne_gm"}
 
 
-def _image_gap(rows: list[list]) -> str:
+def _image_gap(rows: list[VerdictRow]) -> str:
     """Why the image rows differ: how far their stored runs trained against the paper's protocol, read from the runs."""
     steps, widths, sources, fids, paper_steps = set(), set(), set(), [], set()
     for r in rows:
-        section = _IMAGE_ROWS[r[7]]
-        _, res = _complete_results(section, r[3])
+        section = _IMAGE_ROWS[r.section]
+        _, res = _complete_results(section, r.budget)
         for runs in res.values():
             for run in runs:
                 cfg = run["manifest"]["config"]
@@ -473,16 +491,16 @@ def _tuned_words(labels: list[str], budget: str) -> str:
     return "; ".join(words)
 
 
-def _table2_gap(rows: list[list], budget: str) -> str:
+def _table2_gap(rows: list[VerdictRow], budget: str) -> str:
     """Why the Table 2 rows differ: which rows lie below or above the paper's mean, which agree on it but spread more
     over seeds, and how far the tuning of the baselines has come."""
     below, above, spread = [], [], []
     configs = experiments.grid2d_configs(budget, methods=list(paper.TABLE2))
     stored = experiments.stored_results("02_2d", configs, budget)
     for r in rows:
-        m = next(k for k in paper.TABLE2 if r[0] == f"2D Table 2: {experiments.METHOD_LABELS[k]}")
+        m = next(k for k in paper.TABLE2 if r.claim == f"2D Table 2: {experiments.METHOD_LABELS[k]}")
         label = experiments.METHOD_LABELS[m]
-        if outcome(r[4]) == "partly":
+        if outcome(r.verdict) == "partly":
             spread.append(label)
         elif np.mean([run["final"]["covered_modes"] for run in stored[m]]) < paper.TABLE2[m]["registered_modes"][0]:
             below.append(label)
@@ -522,35 +540,35 @@ def changed_readings_line(budget: str) -> str:
             "without it or not judged; its runs of the previous reading are shown in its chapter.")
 
 
-def verdict_summary(budget: str = "cpu", rows: list[list] | None = None) -> str:
+def verdict_summary(budget: str = "cpu", rows: list[VerdictRow] | None = None) -> str:
     """The verdict page's headline: how many of the paper's claims reproduced, partly, did not, or are not judged, at
     which budgets, then one sentence per group of rows that did not reproduce (largest group first) saying why."""
     rows = verdict_rows(budget) if rows is None else rows
-    words = [outcome(r[4]) for r in rows]
+    words = [outcome(r.verdict) for r in rows]
     counts = ", ".join(f"{words.count(w)} {w}" for w in OUTCOME_ORDER)
-    budgets = [b for b in ("smoke", "cpu", "gpu", "paper") if any(r[3] == b for r in rows)]
+    budgets = [b for b in ("smoke", "cpu", "gpu", "paper") if any(r.budget == b for r in rows)]
     head = (f"**Of the paper's {len(rows)} claims, judged at the {' and '.join(budgets)} "
             f"budget{'s' if len(budgets) > 1 else ''}: {counts}.**")
     if budget == "smoke":
         return head + " The smoke budget is a pipeline check: it judges no claim."
     changed = changed_readings_line(budget)
     head += f"\n\n{changed}" if changed else ""
-    groups: dict[str, list[list]] = {}
+    groups: dict[str, list[VerdictRow]] = {}
     for r, w in zip(rows, words):
         if w in ("not reproduced", "partly"):
-            key = "image" if r[7] in _IMAGE_ROWS else r[7]
+            key = "image" if r.section in _IMAGE_ROWS else r.section
             groups.setdefault(key, []).append(r)
     lines = []
     for key, grp in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         n = f"{len(grp)} row{'s' if len(grp) > 1 else ''}"
         if key == "image":
-            why = f"**The image claims** ({n}: {', '.join(r[0].split(':')[0] for r in grp)}): {_image_gap(grp)}."
+            why = f"**The image claims** ({n}: {', '.join(r.claim.split(':')[0] for r in grp)}): {_image_gap(grp)}."
         elif key == "table2":
-            why = f"**2D Table 2** ({n} of {len(paper.TABLE2)}): {_table2_gap(grp, budget)}."
+            why = f"**2D Table 2** ({n} of {len(paper.TABLE2)}): {_table2_gap(grp, grp[0].budget)}."
         elif key == "1d":
-            why = (f"**1D** (Fig. 2): {grp[0][4].split(': ', 1)[1]}, where the paper shows one run of each and no "
+            why = (f"**1D** (Fig. 2): {grp[0].verdict.split(': ', 1)[1]}, where the paper shows one run of each and no "
                    "count over seeds.")
         else:
-            why = f"**{grp[0][0]}**: {grp[0][4]}."
+            why = f"**{grp[0].claim}**: {grp[0].verdict}."
         lines.append(f"- {why}")
     return head + ("\n\nWhere the paper's claims did not reproduce, and why:\n\n" + "\n".join(lines) if lines else "")
