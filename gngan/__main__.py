@@ -147,7 +147,8 @@ def _gpu_pack(args) -> None:
         for k, v in sizes.items():
             if k != "total":
                 print(f"    {k:58s} {v / 2**20:8.2f} MiB")
-    print("make call 2 right after call 1 (the machine stays warm ~30 s; the weights wait in /tmp there)")
+    print("make call 2 at once after call 1: the machine stays warm only ~30 s, and the first part of the "
+          "weights waits in its /tmp")
 
 
 def _book_tags(args) -> None:

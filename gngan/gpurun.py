@@ -149,13 +149,27 @@ OPTIMISTIC_TFLOPS = 2 * experiments.GPU_PLANNING_TFLOPS
 
 
 def startable(runs: list[PlannedRun], flops: dict[str, int], seconds: float,
-              tflops: float = OPTIMISTIC_TFLOPS) -> tuple[list[PlannedRun], list[PlannedRun]]:
-    """(runs to start, runs not to start): those last in the order that could not finish in ``seconds`` even at
-    ``tflops`` (twice the planning rate) never start; they would only take GPU time from the others until the
-    first measurement stopped them."""
+              tflops: float = OPTIMISTIC_TFLOPS,
+              alone_s: dict[str, float] | None = None) -> tuple[list[PlannedRun], list[PlannedRun]]:
+    """(runs to start, runs not to start): a run whose iterations, at the seconds per iteration it took alone on the
+    GPU (``alone_s``, by slug, where measured), would not fit in ``seconds``; then those last in the order that
+    could not finish in ``seconds`` even at ``tflops`` (twice the planning rate). They would only take GPU time
+    from the others until the first measurement stopped them."""
     state = {r.slug: {"step": 0, "num_steps": r.config.num_steps, "running": True} for r in runs}
-    hopeless = set(runs_to_stop(state, flops, tflops * 1e12, seconds, margin=1.0))
+    hopeless = set(too_slow_alone(state, alone_s or {}, seconds, margin=1.0))
+    state = {k: v for k, v in state.items() if k not in hopeless}
+    hopeless |= set(runs_to_stop(state, flops, tflops * 1e12, seconds, margin=1.0))
     return [r for r in runs if r.slug not in hopeless], [r for r in runs if r.slug in hopeless]
+
+
+def too_slow_alone(state: dict[str, dict], alone_s: dict[str, float], seconds_left: float,
+                   margin: float = 1.1) -> list[str]:
+    """The running runs that could not finish in ``seconds_left`` even at the seconds per iteration they took with
+    the GPU to themselves (``alone_s``, by slug; runs not timed are kept). Sharing the GPU never makes a run
+    faster than alone (a process is also bound by its one CPU core launching kernels), so stopping other runs
+    cannot save them. ``margin`` leaves room for the FID evaluations, which the iteration time does not hold."""
+    return [s for s, st in state.items() if st["running"] and s in alone_s
+            and (st["num_steps"] - st["step"]) * alone_s[s] * margin > max(seconds_left, 0.0)]
 
 
 def runs_to_stop(state: dict[str, dict], flops: dict[str, int], rate: float, seconds_left: float,
@@ -240,17 +254,6 @@ def machine_facts(device: str) -> dict:
     return facts
 
 
-def source_commit() -> dict:
-    """The commit of the code that runs: git's answer, else the one ``gpu-pack`` wrote beside the data
-    (the device machine's copy of the tree may have no .git)."""
-    if GIT_AT_IMPORT["commit"] != "unknown":
-        return dict(GIT_AT_IMPORT)
-    stamp = os.environ.get("GNGAN_COMMIT_FILE")
-    if stamp and Path(stamp).is_file():
-        return json.loads(Path(stamp).read_text())
-    return dict(GIT_AT_IMPORT)
-
-
 def prepare(runs: list[PlannedRun], device: str, log) -> dict:
     """Everything the workers would otherwise each do, or race on: decode the training images, put the FID
     Inception weights in place, compute the reference statistics once. Returns timings."""
@@ -274,6 +277,11 @@ def prepare(runs: list[PlannedRun], device: str, log) -> dict:
     return {"data_s": round(t1 - t0, 1), "fid_reference_s": round(t2 - t1, 1)}
 
 
+def _one_line(err: BaseException) -> str:
+    first = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first}"
+
+
 def check_and_time(runs: list[PlannedRun], device: str, log, timing_budget_s: float = 30.0,
                    iterations: int = 10) -> dict:
     """Before the workers start, with the GPU to itself: for each method, whether one iteration at the run's
@@ -283,25 +291,40 @@ def check_and_time(runs: list[PlannedRun], device: str, log, timing_budget_s: fl
     from gngan import costs
     from gngan.config import PRECISIONS
 
-    checks, alone, refused = {}, {}, []
+    checks, alone, refused, errors = {}, {}, [], {}
     first = {}
     for r in runs:
         first.setdefault((r.section, r.method), r)
     t0 = time.perf_counter()
     for (section, method), r in first.items():
         key = f"{section}/{method}"
-        if r.config.precision != "fp32":
-            got = costs.precision_agreement(r.config, r.config.precision, device)
-            checks[key] = {k: v for k, v in got.items() if k in ("loss", "updates", "batch_noise", "within")}
-            if not got["within"]:
+        # a method whose iteration raises here would raise in its workers too: it is refused, the others go on
+        try:
+            if r.config.precision != "fp32":
+                got = costs.precision_agreement(r.config, r.config.precision, device)
+                checks[key] = {k: v for k, v in got.items() if k in ("loss", "updates", "batch_noise", "within")}
+                if not got["within"]:
+                    refused.append(key)
+                    log(f"{key}: {r.config.precision} does NOT agree with fp32 ({checks[key]}); its runs are not "
+                        f"trained")
+            if time.perf_counter() - t0 < timing_budget_s:
+                # the other precisions of GN-GAN are timed for the benchmark only; no run trains at them
+                others = [p for p in PRECISIONS if p != r.config.precision] if method in ("gngan_ne_gm",
+                                                                                          "gngan_hinge") else []
+                alone[key] = {r.config.precision: costs.time_iterations(r.config, device, iterations=iterations)}
+                for p in others:
+                    try:
+                        alone[key][p] = costs.time_iterations(r.config.replace(precision=p), device,
+                                                              iterations=iterations)
+                    except Exception as err:  # noqa: BLE001 (recorded and logged)
+                        errors[f"{key} at {p}"] = _one_line(err)
+                log(f"{key}: alone " + ", ".join(f"{p} {1e3 * t:.1f} ms/it" for p, t in alone[key].items()))
+        except Exception as err:  # noqa: BLE001 (recorded, logged, and the method refused)
+            errors[key] = _one_line(err)
+            if key not in refused:
                 refused.append(key)
-                log(f"{key}: {r.config.precision} does NOT agree with fp32 ({checks[key]}); its runs are not trained")
-        if time.perf_counter() - t0 < timing_budget_s:
-            precisions = PRECISIONS if method in ("gngan_ne_gm", "gngan_hinge") else (r.config.precision,)
-            alone[key] = {p: costs.time_iterations(r.config.replace(precision=p), device, iterations=iterations)
-                          for p in precisions}
-            log(f"{key}: alone " + ", ".join(f"{p} {1e3 * t:.1f} ms/it" for p, t in alone[key].items()))
-    return {"precision_checks": checks, "alone": alone, "refused": refused,
+            log(f"{key}: its check raised {errors[key]}; its runs are not trained")
+    return {"precision_checks": checks, "alone": alone, "refused": refused, "check_errors": errors,
             "check_and_time_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -309,8 +332,10 @@ class Orchestrator:
     """Starts one worker per run, watches their steps, stops the runs that cannot finish, collects."""
 
     def __init__(self, runs: list[PlannedRun], flops: dict[str, int], stage: Path, device: str, deadline: float,
-                 warmup_s: float = 45.0, check_every_s: float = 10.0, reserve_s: float = 20.0, log=print):
+                 warmup_s: float = 45.0, check_every_s: float = 10.0, reserve_s: float = 20.0, log=print,
+                 alone_s: dict[str, float] | None = None):
         self.runs, self.flops, self.stage, self.device = runs, flops, stage, device
+        self.alone_s = alone_s or {}
         self.deadline, self.warmup_s, self.check_every_s, self.reserve_s, self.log = \
             deadline, warmup_s, check_every_s, reserve_s, log
         self.procs: dict[str, subprocess.Popen] = {}
@@ -381,10 +406,15 @@ class Orchestrator:
                     rate = sum((state[s]["step"] - first[1][s]["step"]) * self.flops[s] for s in state) \
                         / (now - first[0])
                     live = {s: st for s, st in state.items() if s not in stopped}
+                    seconds_left = self.deadline - now - self.reserve_s
+                    for slug in too_slow_alone(live, self.alone_s, seconds_left):
+                        self.stop(slug, f"would not finish by the deadline even at its {1e3 * self.alone_s[slug]:.1f} "
+                                        f"ms per iteration alone")
+                        stopped.add(slug)
+                        live.pop(slug)
                     # margin 1.1: the FID evaluations (fp32, ~5% of a run's FLOP at a quarter of the TF32 rate)
                     # are not in the iteration FLOP
-                    for slug in runs_to_stop(live, self.flops, rate, self.deadline - now - self.reserve_s,
-                                             margin=1.1):
+                    for slug in runs_to_stop(live, self.flops, rate, seconds_left, margin=1.1):
                         self.stop(slug, f"would not finish by the deadline at the measured {rate / 1e12:.1f} TFLOP/s")
                         stopped.add(slug)
                 last = (now, state)
@@ -400,7 +430,10 @@ class Orchestrator:
 
 
 def _member_filter(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    return None if Path(info.name).name in (".lock", "checkpoint.pt", "checkpoint.prev.pt") else info
+    """Leave out locks and checkpoints, also one a killed worker left half written (``checkpoint.pt.tmp``): a
+    full-width checkpoint is ~150 MB, over the 16 MiB a returned file may have."""
+    name = Path(info.name).name
+    return None if name == ".lock" or ".pt" in Path(name).suffixes or name.endswith(".tmp") else info
 
 
 def _finished_log_filter(base: Path):
@@ -453,7 +486,7 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
         print(line, flush=True)
 
     record = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "minutes": minutes,
-              "tiny": tiny, "budget": BUDGET, "commit": source_commit(), "machine": machine_facts(device)}
+              "tiny": tiny, "budget": BUDGET, "commit": dict(GIT_AT_IMPORT), "machine": machine_facts(device)}
     log(f"machine: {json.dumps(record['machine'])}")
     log(f"code: {record['commit']}")
     record["data_source"] = experiments.use_data_source(BUDGET)  # the workers inherit it
@@ -469,14 +502,21 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
         record.update(checked)
         record["precision"] = sorted({r.config.precision for r in todo})
         todo = [r for r in todo if f"{r.section}/{r.method}" not in checked["refused"]]
-        todo, hopeless = startable(todo, flops, deadline_total - 30 - time.time())
+        alone_s = {}
+        for r in todo:
+            timed = checked["alone"].get(f"{r.section}/{r.method}", {})
+            if r.config.precision in timed:
+                alone_s[r.slug] = timed[r.config.precision]
+        todo, hopeless = startable(todo, flops, deadline_total - 30 - time.time(), alone_s=alone_s)
         record["not_started"] = [r.name for r in hopeless]
         if hopeless:
-            log(f"not started (could not finish by the deadline even at {OPTIMISTIC_TFLOPS:g} TFLOP/s): "
-                f"{', '.join(record['not_started'])}")
+            log(f"not started (could not finish by the deadline even at its time per iteration alone or at "
+                f"{OPTIMISTIC_TFLOPS:g} TFLOP/s): {', '.join(record['not_started'])}")
+        if not todo:
+            log("NO run can finish in this call: nothing will be stored; the timings above are its result")
         # the workers' own start (imports, data, networks) counts against the deadline too
         orch = Orchestrator(todo, flops, stage, device, deadline=deadline_total - 30, warmup_s=warmup_s,
-                            check_every_s=check_every_s, log=log)
+                            check_every_s=check_every_s, log=log, alone_s=alone_s)
         t_train = time.time()
         orch.start(tiny)
         record.update(orch.watch())
@@ -512,10 +552,11 @@ def gpu_run(out: Path, minutes: float = 8.0, device: str = "cuda", tiny: bool = 
 # --------------------------------------------------------------------------------------------- carry
 
 CARRY = ".gpu-carry"
-# The FID Inception weights travel in a call of their own: fp16, the smallest form whose FID shift passed the
-# <= 0.05 rule (results/benchmarks/inception_compact.json: +0.010, +0.017, +0.018 at FIDs 25, 42, 90; int8 moved
-# FID by up to 0.99), is 41.8 MiB, and with the tree (~12 MiB) and CIFAR-10 (17.7 MiB) it would exceed the
-# device machine's 64 MiB. tools/gpu-stage-weights.sh leaves them on the (warm) machine for the next call.
+# The FID Inception weights travel in two parts, one per call (gngan.carry): fp16, the smallest form whose FID shift
+# passed the <= 0.05 rule (results/benchmarks/inception_compact.json: +0.010, +0.017, +0.018 at FIDs 25, 42, 90; int8
+# moved FID by up to 0.99), is 41.8 MiB, and with the tree (~24 MiB) it exceeds the device machine's 64 MiB in either
+# call. tools/gpu-stage-weights.sh (call 1) leaves the first part on the (warm) machine, tools/gpu-run.sh (call 2)
+# joins it with the second.
 WEIGHTS_CARRY = ".gpu-carry-weights"
 WEIGHTS_SCHEME = "fp16"
 TRAVEL_LIMIT = 64 * 2**20  # the device machine's limit on everything that travels with a call
@@ -547,14 +588,16 @@ def _fresh(folder: Path) -> Path:
 
 def pack_carry(repo: Path, weights_scheme: str = WEIGHTS_SCHEME) -> dict[str, dict]:
     """Fill the two git-ignored folders that travel to the device machine, one per call: ``.gpu-carry-weights/``
-    (the FID Inception weights in compact form; call 1, tools/gpu-stage-weights.sh) and ``.gpu-carry/`` (the
-    pytorch-fid wheel, the CIFAR-10 JPEG mirror and the commit of the code; call 2, tools/gpu-run.sh).
-    Returns {folder: the bytes that travel with its call}; refuses (one line) a call over 64 MiB."""
+    (call 1, tools/gpu-stage-weights.sh: the first part of the FID Inception weights in compact form) and
+    ``.gpu-carry/`` (call 2, tools/gpu-run.sh: the pytorch-fid wheel, the CIFAR-10 JPEG mirror, the commit of the
+    code and the weights' second part, in ``inception/``). The weights are split so that both calls keep the same
+    room under 64 MiB (``carry.split_sizes``). Returns {folder: the bytes that travel with its call}; refuses (one
+    line) a call over 64 MiB."""
+    from gngan import carry as parts
     from gngan import fid, images
 
     repo = Path(repo)
     weights_dir, carry = _fresh(repo / WEIGHTS_CARRY), _fresh(repo / CARRY)
-    fid.save_compact_weights(weights_dir / f"pt_inception-{weights_scheme}.pt", weights_scheme)
     (carry / "wheels").mkdir()
     (carry / "data").mkdir()
     got = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
@@ -570,6 +613,14 @@ def pack_carry(repo: Path, weights_scheme: str = WEIGHTS_SCHEME) -> dict[str, di
     images.verify_file(src, images.CIFAR10_JPEG_SHA256, what="CIFAR-10 JPEG mirror")
     shutil.copyfile(src, carry / "data" / images.CIFAR10_JPEG_FILE)
     (carry / "commit.json").write_text(json.dumps(GIT_AT_IMPORT) + "\n")
+    whole = repo / WEIGHTS_CARRY / f"pt_inception-{weights_scheme}.pt"
+    fid.save_compact_weights(whole, weights_scheme)
+    manifest_room = 4096  # each call's copy of the parts' manifest
+    others = tuple(travelling_bytes(repo, folder)["total"] - (whole.stat().st_size if folder == weights_dir else 0)
+                   + manifest_room for folder in (weights_dir, carry))
+    sizes = parts.split_sizes(whole.stat().st_size, others, TRAVEL_LIMIT)
+    parts.split_file(whole, sizes, (weights_dir, carry / "inception"))
+    whole.unlink()
     sizes = {WEIGHTS_CARRY: travelling_bytes(repo, weights_dir), CARRY: travelling_bytes(repo, carry)}
     for folder, sz in sizes.items():
         if sz["total"] > TRAVEL_LIMIT:

@@ -98,8 +98,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+COMMIT_FILE_ENV = "GNGAN_COMMIT_FILE"
+
+
 def git_commit() -> dict:
-    """The commit of the gngan source tree and whether its package files had uncommitted changes."""
+    """The commit of the gngan source tree and whether its package files had uncommitted changes. Where the tree
+    is no git checkout (the device machine's copy of it has no .git), the commit ``gpu-pack`` recorded when it
+    packed the tree, in the file ``$GNGAN_COMMIT_FILE`` names (tools/gpu-run.sh sets it); else "unknown"."""
     root = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
@@ -108,6 +113,10 @@ def git_commit() -> dict:
                                capture_output=True, text=True, check=True).stdout.strip() != ""
         return {"commit": head, "dirty": dirty}
     except (OSError, subprocess.CalledProcessError):
+        stamp = os.environ.get(COMMIT_FILE_ENV)
+        if stamp and Path(stamp).is_file():
+            recorded = json.loads(Path(stamp).read_text())
+            return {"commit": recorded["commit"], "dirty": recorded.get("dirty"), "source": "gpu-pack's commit file"}
         return {"commit": "unknown", "dirty": None}
 
 

@@ -64,7 +64,7 @@ def test_runs_to_stop_drops_the_last_runs_until_the_rest_fit():
 
 def _gpu_run_sh(out: Path, root: Path, tmp: Path, minutes: float) -> subprocess.CompletedProcess:
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GNGAN_GPU_DEVICE": "cpu",
-           "GNGAN_GPU_MINUTES": str(minutes), "GNGAN_CARRY": str(tmp / "no-carry"), "TMPDIR": str(tmp),
+           "GNGAN_GPU_MINUTES": str(minutes), "GNGAN_CARRY": str(tmp / "carry"), "TMPDIR": str(tmp),
            "OMP_NUM_THREADS": "1", "GNGAN_WEIGHTS_STAGE": str(tmp / "staged"),
            "GNGAN_GPU_ARGS": f"--tiny --sections 05_gan_ne_gm --methods {','.join(TWO)} --results-root {root} "
                              f"--warmup-seconds 1 --check-every-seconds 1"}
@@ -72,21 +72,30 @@ def _gpu_run_sh(out: Path, root: Path, tmp: Path, minutes: float) -> subprocess.
                           timeout=600)
 
 
+def _stage(tmp: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "tools" / "gpu-stage-weights.sh")], capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": sys.executable, "GNGAN_WEIGHTS_CARRY": str(tmp / "weights-carry"),
+                               "GNGAN_WEIGHTS_STAGE": str(tmp / "staged")}, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """The two device calls, on this CPU at tiny size: tools/gpu-stage-weights.sh leaves the fp16 FID weights
-    outside the tree, then tools/gpu-run.sh finds them there and trains."""
-    from gngan import fid
+    """The two device calls, on this CPU at tiny size, with the fp16 FID weights split as gpu-pack splits them:
+    tools/gpu-stage-weights.sh leaves the first part outside the tree, then tools/gpu-run.sh joins it with the
+    second, carried in its own call, and trains."""
+    from gngan import carry, fid
 
     tmp = tmp_path_factory.mktemp("gpu")
-    fid.save_compact_weights(tmp / "weights-carry" / "pt_inception-fp16.pt", "fp16")
-    staged = subprocess.run(["bash", str(REPO / "tools" / "gpu-stage-weights.sh")], capture_output=True, text=True,
-                            env={**os.environ, "PYTHON": sys.executable, "GNGAN_WEIGHTS_CARRY": str(tmp / "weights-carry"),
-                                 "GNGAN_WEIGHTS_STAGE": str(tmp / "staged")}, timeout=300)
-    assert staged.returncode == 0 and "staged and loadable" in staged.stdout, staged.stderr[-2000:]
+    whole = fid.save_compact_weights(tmp / "pt_inception-fp16.pt", "fp16")
+    n = whole.stat().st_size
+    carry.split_file(whole, (n // 2, n - n // 2), (tmp / "weights-carry", tmp / "carry" / "inception"))
+    staged = _stage(tmp)
+    assert staged.returncode == 0 and "staged and checked" in staged.stdout, staged.stderr[-2000:]
+    assert sorted(p.name for p in (tmp / "staged").iterdir()) == ["pt_inception-fp16.pt.part1"]
     out = tmp / "out"
     proc = _gpu_run_sh(out, tmp / "stored", tmp, minutes=4)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp / "staged" / "pt_inception-fp16.pt").read_bytes() == whole.read_bytes()
     return out, proc
 
 
@@ -202,13 +211,98 @@ def test_runs_that_cannot_finish_even_at_the_optimistic_rate_never_start():
 def test_gpu_run_sh_gives_training_only_what_is_left_of_the_device_call(tmp_path):
     """The device call is killed at 600 s: when the steps before training took long, gpu-run gets fewer minutes
     (here the call's share is 80 s, so at most (80 - 20) / 60 = 1 minute of the 6.5 asked for)."""
-    (tmp_path / "staged").mkdir()
-    (tmp_path / "staged" / "w.pt").write_bytes(b"")  # only looked for; --help stops before it is read
+    from gngan import carry
+
+    (tmp_path / "w.pt").write_bytes(b"weights")  # only joined; --help stops before it is read
+    carry.split_file(tmp_path / "w.pt", (3, 4), (tmp_path / "staged", tmp_path / "carry" / "inception"))
     env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GNGAN_GPU_DEVICE": "cpu",
-           "GNGAN_GPU_MINUTES": "6.5", "GNGAN_GPU_CALL_SECONDS": "80", "GNGAN_CARRY": str(tmp_path / "no-carry"),
+           "GNGAN_GPU_MINUTES": "6.5", "GNGAN_GPU_CALL_SECONDS": "80", "GNGAN_CARRY": str(tmp_path / "carry"),
            "GNGAN_WEIGHTS_STAGE": str(tmp_path / "staged"), "TMPDIR": str(tmp_path), "GNGAN_GPU_ARGS": "--help"}
     proc = subprocess.run(["bash", str(REPO / "tools" / "gpu-run.sh")], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     minutes = float(proc.stdout.split("gpu-run gets ", 1)[1].split()[0])
     assert 0 < minutes <= 1.0
+
+
+def test_gpu_run_sh_stops_at_once_when_the_staged_part_of_the_weights_is_missing(tmp_path):
+    """Call 2 on a machine that did not keep call 1's part (it went back after ~30 s idle): one line, exit 2,
+    before any minute is spent."""
+    from gngan import carry
+
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    carry.split_file(tmp_path / "w.pt", (3, 4), (tmp_path / "not-staged", tmp_path / "carry" / "inception"))
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GNGAN_GPU_DEVICE": "cpu",
+           "GNGAN_CARRY": str(tmp_path / "carry"), "GNGAN_WEIGHTS_STAGE": str(tmp_path / "staged"),
+           "TMPDIR": str(tmp_path), "GNGAN_GPU_ARGS": "--help"}
+    proc = subprocess.run(["bash", str(REPO / "tools" / "gpu-run.sh")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2
+    assert "gpu-run: the FID Inception weights are not complete on this machine" in proc.stderr
+    assert "w.pt.part1 (part of w.pt) is in none of" in proc.stderr
+    assert "== train" not in proc.stdout
+
+
+def test_the_stage_script_needs_no_wheel_and_refuses_a_corrupt_part(tmp_path):
+    """Call 1 runs before pytorch-fid is installed there: staging only copies and checks sha256 (stdlib)."""
+    from gngan import carry
+
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    carry.split_file(tmp_path / "w.pt", (3, 4), (tmp_path / "weights-carry", tmp_path / "carry" / "inception"))
+    source = (REPO / "gngan" / "carry.py").read_text()
+    assert "import torch" not in source and "pytorch_fid" not in source
+    assert _stage(tmp_path).returncode == 0
+    (tmp_path / "weights-carry" / "w.pt.part1").write_bytes(b"wex")  # same size, other bytes
+    bad = _stage(tmp_path)
+    assert bad.returncode == 2 and "sha256 is not the manifest's" in bad.stderr
+    (tmp_path / "weights-carry" / "inception.json").unlink()
+    assert "run 'python -m gngan gpu-pack' here first" in _stage(tmp_path).stderr
+
+
+def test_runs_too_slow_even_alone_never_start_and_are_stopped():
+    """A run is bounded by its own time per iteration alone (its CPU core launching kernels), whatever the
+    aggregate rate: 20 iterations at 1 s alone need 20 s (x 1.1 margin in the watch)."""
+    runs = gpurun.budget_runs(tiny=True, sections=["05_gan_ne_gm"])[:3]
+    runs = [gpurun.PlannedRun(r.section, r.method, r.seed, r.config.replace(num_steps=20)) for r in runs]
+    flops = {r.slug: 1 for r in runs}
+    alone = {runs[0].slug: 1.0, runs[1].slug: 0.5}  # runs[2] not timed: kept
+    start, wait = gpurun.startable(runs, flops, seconds=15, tflops=1, alone_s=alone)
+    assert start == runs[1:] and wait == runs[:1]
+    state = {r.slug: {"step": 10, "num_steps": 20, "running": True} for r in runs}
+    assert gpurun.too_slow_alone(state, alone, seconds_left=10.5) == [runs[0].slug]  # 10 x 1.0 x 1.1 = 11
+    assert gpurun.too_slow_alone(state, alone, seconds_left=11.5) == []
+    state[runs[0].slug]["running"] = False
+    assert gpurun.too_slow_alone(state, alone, seconds_left=0) == [runs[1].slug]
+
+
+def test_packed_sections_leave_out_checkpoints_also_half_written_ones(tmp_path):
+    run = gpurun.budget_runs(tiny=True, sections=["05_gan_ne_gm"])[0]
+    d = gpurun.run_directory(run, tmp_path / "results")
+    d.mkdir(parents=True)
+    for name in ("config.json", "result.json", "checkpoint.pt", "checkpoint.prev.pt", "checkpoint.pt.tmp", ".lock"):
+        (d / name).write_text("{}")
+    (tmp_path / "out").mkdir()
+    assert gpurun.pack(tmp_path, tmp_path / "out", [run]) == ["05_gan_ne_gm.tar.gz"]
+    with tarfile.open(tmp_path / "out" / "05_gan_ne_gm.tar.gz") as tar:
+        assert sorted(Path(n).name for n in tar.getnames() if "." in Path(n).name) == ["config.json", "result.json"]
+
+
+def test_a_method_whose_check_raises_is_refused_and_the_others_go_on(monkeypatch):
+    from gngan import costs
+
+    runs = gpurun.budget_runs(tiny=True, sections=["05_gan_ne_gm"], methods=TWO)
+
+    def time_iterations(config, device, iterations=10):
+        if config.method == "gan" and config.lambda_r > 0:  # gan_ne
+            raise RuntimeError("CUDA error: an illegal memory access was encountered\nmore lines")
+        return 0.01
+
+    monkeypatch.setattr(costs, "time_iterations", time_iterations)
+    monkeypatch.setattr(costs, "precision_agreement", lambda *a, **k: {"within": True})
+    logged = []
+    got = gpurun.check_and_time(runs, "cpu", logged.append)
+    assert got["refused"] == ["05_gan_ne_gm/gan_ne"]
+    assert got["check_errors"] == {"05_gan_ne_gm/gan_ne": "RuntimeError: CUDA error: an illegal memory access was "
+                                                          "encountered"}
+    assert set(got["alone"]) == {"05_gan_ne_gm/gan"}
+    assert any("its runs are not trained" in line for line in logged)

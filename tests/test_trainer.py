@@ -268,3 +268,22 @@ def test_result_file_keeps_the_last_evaluation_once(tmp_path):
     loaded = load_result(tmp_path / "run")
     assert loaded["final"] == stored["history"][-1] == returned["final"]
     assert loaded["history"] == returned["history"]
+
+
+def test_without_git_the_commit_comes_from_gpu_packs_commit_file(tmp_path, monkeypatch):
+    """The device machine's copy of the tree has no .git: manifests name the commit gpu-pack recorded."""
+    import json
+    import subprocess
+
+    from gngan import trainer
+
+    def no_git(*args, **kwargs):
+        raise subprocess.CalledProcessError(128, args[0], "fatal: not a git repository")
+
+    monkeypatch.setattr(trainer.subprocess, "run", no_git)
+    monkeypatch.delenv(trainer.COMMIT_FILE_ENV, raising=False)
+    assert trainer.git_commit() == {"commit": "unknown", "dirty": None}
+    stamp = tmp_path / "commit.json"
+    stamp.write_text(json.dumps({"commit": "0a83188", "dirty": False}))
+    monkeypatch.setenv(trainer.COMMIT_FILE_ENV, str(stamp))
+    assert trainer.git_commit() == {"commit": "0a83188", "dirty": False, "source": "gpu-pack's commit file"}

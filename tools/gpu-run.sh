@@ -5,7 +5,7 @@
 #
 # It prints the machine (GPU, driver, torch, CUDA), installs the wheels that travel in .gpu-carry/wheels (the
 # device machine has torch but no pytorch-fid and no network), points gngan at the CIFAR-10 files and the FID
-# Inception weights (staged by tools/gpu-stage-weights.sh in the call just before; both folders are made here by
+# Inception weights (half staged by tools/gpu-stage-weights.sh in the call just before; both folders are made here by
 # `python -m gngan gpu-pack`), and trains every image run of the gpu
 # budget not stored yet, within GNGAN_GPU_MINUTES (default 6.5), writing at most 8 files to $OUT
 # (gngan/gpurun.py). Bring them home and run `python -m gngan gpu-import <folder>`.
@@ -41,14 +41,18 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 echo "== data, weights, code"
 [ -d "$CARRY/data" ] && export GNGAN_DATA_DIR="$PWD/$CARRY/data"
-# the FID weights: staged by tools/gpu-stage-weights.sh in the call before (they do not fit in this one), or
-# carried here; none at all is an error before any minute is spent, unless pytorch-fid's own file is present
+# the FID weights: one part staged by tools/gpu-stage-weights.sh in the call before, the other carried here
+# (gngan/carry.py), joined and checked in the stage folder; a part missing is an error before any minute is spent.
+# Without a carried manifest: pytorch-fid's own file, if this machine has it.
 STAGE=${GNGAN_WEIGHTS_STAGE:-/tmp/gngan-weights}
-for f in "$CARRY"/inception/*.pt "$STAGE"/*.pt; do
-  [ -f "$f" ] && { export GNGAN_INCEPTION_WEIGHTS="$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; break; }
-done
-if [ -z "${GNGAN_INCEPTION_WEIGHTS:-}" ] && ! "$PY" -c 'from gngan import fid; fid.ensure_inception_weights(download=False)'; then
-  echo "gpu-run: the FID Inception weights are not on this machine: make the call with tools/gpu-stage-weights.sh (carry .gpu-carry-weights) just before this one" >&2
+if [ -f "$CARRY/inception/inception.json" ]; then
+  if ! GNGAN_INCEPTION_WEIGHTS=$("$PY" -m gngan.carry join "$CARRY/inception/inception.json" --search "$STAGE" "$CARRY/inception" --into "$STAGE"); then
+    echo "gpu-run: the FID Inception weights are not complete on this machine: make the call with tools/gpu-stage-weights.sh (carry .gpu-carry-weights) just before this one" >&2
+    exit 2
+  fi
+  export GNGAN_INCEPTION_WEIGHTS
+elif ! "$PY" -c 'from gngan import fid; fid.ensure_inception_weights(download=False)'; then
+  echo "gpu-run: the FID Inception weights are not on this machine and none were carried: run 'python -m gngan gpu-pack' and make the two calls" >&2
   exit 2
 fi
 [ -f "$CARRY/commit.json" ] && export GNGAN_COMMIT_FILE="$PWD/$CARRY/commit.json"
