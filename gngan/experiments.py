@@ -613,7 +613,10 @@ def estimated_minutes(configs: list[RunConfig], seconds_per_iteration: float) ->
 # the other core busy);
 # used only to estimate wall times and to keep `make book` from starting hours of training unasked.
 # wgangp and mmdrep: wall time / iterations of their stored 8-seed runs (rough probes had said 0.034, 0.04).
-GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.060, "distgan": 0.051, "wgangp": 0.025,
+# gngan_ne_gm and distgan: their latest 8-seed runs on today's code (the check gngan_ne_gm_lambda_r_0.1 at 0.042 with
+# tests running beside it; distgan_tuned 68.3 min for 195,313 iterations); the older 0.060 and 0.051 were measured
+# on a busier machine and older code.
+GRID2D_SECONDS_PER_ITERATION = {"gngan_gm": 0.044, "gngan_ne_gm": 0.042, "distgan": 0.021, "wgangp": 0.025,
                                 "gan": 0.0075, "mmdrep": 0.015}
 # Rough: 60 iterations of an 8-seed group, 1 thread, while two other trainings kept both cores busy (GAN
 # measured 0.0057 in the same conditions).
