@@ -14,9 +14,10 @@ iteration's forward computations (``Stepper.iteration``; the backward passes run
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import torch
 from torch import nn
@@ -195,6 +196,19 @@ def on_each(net: nn.Module, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return net(torch.cat(batches, 1)).split([b.shape[1] for b in batches], 1)
 
 
+@cache
+def _can_pin_memory() -> bool:
+    """Whether this process can page-lock host memory for its GPU (a sandbox may refuse); if not, batches go to the
+    GPU with blocking copies, slower but the same numbers, and a warning says so once."""
+    try:
+        torch.empty(1).pin_memory()
+        return True
+    except RuntimeError as err:
+        warnings.warn(f"page-locked host memory unavailable ({str(err).splitlines()[0]}): batches are copied to "
+                      f"the GPU with blocking copies (slower, same numbers)")
+        return False
+
+
 class Stepper:
     """Runs one training iteration of ``config.method`` for all seeds; owns no state beyond references."""
 
@@ -203,19 +217,29 @@ class Stepper:
         self.config, self.nets, self.opts = config, nets, opts
         self.samplers, self.noise_gens, self.device, self.seeds = samplers, noise_gens, device, seeds
         self.step = 0
+        self._losses_to_check: list[tuple[str, torch.Tensor]] = []
+
+    def _to_device(self, host: torch.Tensor) -> torch.Tensor:
+        """A batch drawn on the CPU (each seed's own generator, so CPU and GPU runs draw the same numbers) on the
+        run's device. To a GPU it goes from page-locked memory without waiting: torch's blocking copy from pageable
+        memory synchronizes the stream, so the CPU would wait for every kernel queued before it, several times an
+        iteration."""
+        if self.device.type != "cuda" or host.device.type != "cpu" or not _can_pin_memory():
+            return host.to(self.device)
+        return host.pin_memory().to(self.device, non_blocking=True)
 
     def _x(self) -> torch.Tensor:
-        return torch.stack([s(self.config.batch_size) for s in self.samplers]).to(self.device)
+        return self._to_device(torch.stack([s(self.config.batch_size) for s in self.samplers]))
 
     def _z(self) -> torch.Tensor:
         c = self.config
-        return torch.stack([sample_latents(c, c.batch_size, s, g) for s, g in zip(self.seeds, self.noise_gens)]
-                           ).to(self.device)
+        return self._to_device(torch.stack([sample_latents(c, c.batch_size, s, g)
+                                            for s, g in zip(self.seeds, self.noise_gens)]))
 
     def _eps(self, like: torch.Tensor) -> torch.Tensor:
         """N(0, I) reparameterization noise shaped like ``like`` (S, n, z_dim), from each seed's own stream."""
         _, n, z_dim = like.shape
-        return torch.stack([sample_prior("normal", n, z_dim, g) for g in self.noise_gens]).to(self.device)
+        return self._to_device(torch.stack([sample_prior("normal", n, z_dim, g) for g in self.noise_gens]))
 
     def _posterior_sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z ~ q(z | x), mu, logvar) of the variational encoder."""
@@ -251,12 +275,7 @@ class Stepper:
     def _update(self, opt_name: str, per_seed_loss: torch.Tensor, term: str,
                 retain_graph: bool = False) -> torch.Tensor:
         values = per_seed_loss.detach()
-        if not torch.isfinite(values).all():
-            bad = ~torch.isfinite(values)
-            which = [self.seeds[i] for i in bad.nonzero().flatten().tolist()]
-            raise NonFiniteLossError(
-                f"step {self.step}: loss term '{term}' is {values[bad][0].item()} for seed(s) {which}; "
-                f"lower lr or the lambda weights, or resume from an earlier checkpoint")
+        self._losses_to_check.append((term, values))
         opt = self.opts[opt_name]
         params = [p for group in opt.param_groups for p in group["params"]]
         opt.zero_grad(set_to_none=True)
@@ -266,10 +285,24 @@ class Stepper:
             opt.step()
         return values
 
+    def _raise_unless_finite(self) -> None:
+        """Every loss term of this iteration finite, or NonFiniteLossError naming the first that is not: checked
+        once an iteration (one host synchronization, where one per update would stall a GPU several times an
+        iteration). The updates after a non-finite loss have run by then; the trainer saves nothing after it."""
+        checks, self._losses_to_check = self._losses_to_check, []
+        if not checks or bool(torch.stack([torch.isfinite(v).all() for _, v in checks]).all()):
+            return
+        term, values = next((t, v) for t, v in checks if not torch.isfinite(v).all())
+        bad = ~torch.isfinite(values)
+        which = [self.seeds[i] for i in bad.nonzero().flatten().tolist()]
+        raise NonFiniteLossError(
+            f"step {self.step}: loss term '{term}' is {values[bad][0].item()} for seed(s) {which}; "
+            f"lower lr or the lambda weights, or resume from an earlier checkpoint")
+
     def _penalty(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if self.config.lambda_p == 0:
             return torch.zeros(len(self.seeds), device=self.device)
-        mu = torch.stack([torch.rand(x.shape[1], generator=g) for g in self.noise_gens]).to(self.device)
+        mu = self._to_device(torch.stack([torch.rand(x.shape[1], generator=g) for g in self.noise_gens]))
         critic = self.nets.net_D if self.config.gp_on == "logit" else self._score
         return losses.gradient_penalty(critic, x, fake, mu=mu, stacked=True)
 
@@ -402,5 +435,6 @@ class Stepper:
                 out["dis"] = torch.stack([v[0].float() for v in d]).mean(0)
                 out["gp"] = torch.stack([v[1].float() for v in d]).mean(0)
                 out["gen"] = self.g_step()
+        self._raise_unless_finite()
         self.step += 1
         return {k: v.float() for k, v in out.items()}

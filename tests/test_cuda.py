@@ -106,3 +106,27 @@ def test_fid_features_on_the_gpu_equal_the_cpus():
     torch.backends.cudnn.allow_tf32 = True  # the features must be fp32 whatever the training run set
     on_gpu = fid.inception_features(images, batch_size=8, device="cuda")
     assert abs(on_gpu - on_cpu).max() < 1e-3 * max(1.0, abs(on_cpu).max())
+
+
+@pytest.mark.parametrize("key", ["03_ablation/gngan_ne_gm", "04_table3/wgangp"])
+def test_an_iteration_synchronizes_with_the_host_once(key):
+    """The batches drawn on the CPU reach the GPU without waiting (page-locked, non-blocking) and the losses are
+    checked for finiteness once an iteration: one synchronizing call, where a blocking copy per batch and a check
+    per update made several (WGAN-GP: 5 D steps)."""
+    config = _tiny(GPU_METHODS[key])
+    dataset = data.make_dataset(config.data)
+    nets = build_nets(config, dataset.x_dim)
+    for m in nets.modules().values():
+        m.to("cuda")
+    st = Stepper(config, nets, build_optimizers(config, nets), [dataset.sampler(torch.Generator().manual_seed(0))],
+                 [torch.Generator().manual_seed(1)], torch.device("cuda"), [config.seed])
+    st.iteration()  # warm-up: first calls allocate, load kernels, create handles
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with pytest.warns(UserWarning) as caught:
+            st.iteration()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    assert len(syncs) == 1, [str(w.message).splitlines()[0] for w in syncs]

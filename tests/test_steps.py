@@ -163,3 +163,25 @@ def test_vae_step_uses_the_configured_decoder_sigma():
     ss = ((loss[0.01] - loss[0.05]) - (g(0.01) - g(0.05))) / (f(0.01) - f(0.05))
     predicted = loss[0.05] + ss * (f(0.2) - f(0.05)) + g(0.2) - g(0.05)
     assert loss[0.2] == pytest.approx(predicted, rel=1e-4)
+
+
+def test_a_non_finite_loss_is_named_by_its_first_term_once_the_iteration_ends():
+    """The finiteness check runs once an iteration (one host sync on a GPU); the error names the first term in
+    the iteration's order that is not finite, its seed and the step."""
+    from gngan.steps import NonFiniteLossError
+
+    config = GRID2D_METHODS["gngan_gm"].replace(batch_size=16, d_steps=2)
+    stepper = _stepper(config, [3, 5])
+    original = stepper._update
+    terms = []
+
+    def planted(opt_name, loss, term, retain_graph=False):
+        terms.append(term)
+        if term == "gen":  # the last update of the iteration: finite until there
+            loss = loss * torch.tensor([1.0, float("inf")])
+        return original(opt_name, loss, term, retain_graph)
+
+    stepper._update = planted
+    with pytest.raises(NonFiniteLossError, match=r"step 0: loss term 'gen' is inf for seed\(s\) \[5\]"):
+        stepper.iteration()
+    assert terms == ["ae", "dis", "dis", "gen"] and stepper.step == 0
