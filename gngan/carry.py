@@ -66,9 +66,11 @@ def split_file(path: Path, sizes: tuple[int, ...], folders: tuple[Path, ...]) ->
                 left = size
                 while left:
                     block = src.read(min(CHUNK, left))
+                    if not block:
+                        raise ValueError(f"{path} ended {left} bytes early while it was split: did it change?")
                     dst.write(block)
                     left -= len(block)
-            parts.append({"name": part.name, "bytes": size, "sha256": sha256(part)})
+            parts.append({"name": part.name, "call": i, "bytes": size, "sha256": sha256(part)})
     manifest = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path), "parts": parts}
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,24 +82,23 @@ def _checked(part: dict, path: Path) -> bool:
     return path.is_file() and path.stat().st_size == part["bytes"] and sha256(path) == part["sha256"]
 
 
-def stage(manifest_path: Path, into: Path) -> list[Path]:
-    """Copy the parts lying beside ``manifest_path`` into ``into`` (outside the repository copy, which the next
-    call replaces), each checked. Returns the staged parts; raises FileNotFoundError (one line) when none is there."""
+def stage(manifest_path: Path, into: Path, call: int = 1) -> list[Path]:
+    """Copy the parts of ``call`` (lying beside ``manifest_path``) into ``into`` (outside the repository copy, which
+    the next call replaces), each checked. Returns the staged parts (none when the split gave this call none);
+    raises FileNotFoundError (one line) when one is missing."""
     manifest_path = Path(manifest_path)
     manifest = json.loads(manifest_path.read_text())
     into.mkdir(parents=True, exist_ok=True)
     staged = []
-    for part in manifest["parts"]:
+    for part in (p for p in manifest["parts"] if p["call"] == call):
         src = manifest_path.parent / part["name"]
         if not src.is_file():
-            continue
+            raise FileNotFoundError(f"{src} (part of {manifest['file']}) is missing: run 'python -m gngan gpu-pack' "
+                                    f"first")
         shutil.copyfile(src, into / part["name"])
         if not _checked(part, into / part["name"]):
             raise ValueError(f"{into / part['name']}: its size or sha256 is not the manifest's; the copy is corrupt")
         staged.append(into / part["name"])
-    if not staged:
-        raise FileNotFoundError(f"no part of {manifest['file']} beside {manifest_path}: run "
-                                f"'python -m gngan gpu-pack' first")
     return staged
 
 
@@ -116,9 +117,10 @@ def join(manifest_path: Path, search: list[Path], into: Path) -> Path:
         if not paths:
             raise FileNotFoundError(f"{part['name']} (part of {manifest['file']}) is in none of "
                                     f"{[str(d) for d in search]}")
-        if not _checked(part, paths[0]):
-            raise ValueError(f"{paths[0]}: its size or sha256 is not the manifest's; the part is corrupt")
-        found.append(paths[0])
+        good = [path for path in paths if _checked(part, path)]
+        if not good:
+            raise ValueError(f"{', '.join(map(str, paths))}: size or sha256 not the manifest's; the part is corrupt")
+        found.append(good[0])
     tmp = target.with_name(target.name + ".tmp")
     with open(tmp, "wb") as dst:
         for path in found:
@@ -144,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "stage":
-            for path in stage(args.manifest, args.into):
+            staged = stage(args.manifest, args.into)
+            for path in staged:
                 print(f"staged and checked: {path}")
+            if not staged:
+                print("nothing to stage: the split gave this call no part")
         else:
             print(join(args.manifest, args.search, args.into))
     except (OSError, ValueError) as err:

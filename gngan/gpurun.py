@@ -44,7 +44,7 @@ from pathlib import Path
 
 from gngan import experiments
 from gngan.config import RunConfig
-from gngan.trainer import GIT_AT_IMPORT, Trainer, load_result
+from gngan.trainer import GIT_AT_IMPORT, Trainer, load_result, package_sha256
 
 BUDGET = "gpu"
 # A tiny version of the budget (same runs, small networks and counts) that runs end to end on a CPU in
@@ -156,7 +156,8 @@ def startable(runs: list[PlannedRun], flops: dict[str, int], seconds: float,
     could not finish in ``seconds`` even at ``tflops`` (twice the planning rate). They would only take GPU time
     from the others until the first measurement stopped them."""
     state = {r.slug: {"step": 0, "num_steps": r.config.num_steps, "running": True} for r in runs}
-    hopeless = set(too_slow_alone(state, alone_s or {}, seconds, margin=1.0))
+    # margin 0.9: ten timed iterations are a noisy estimate, and a run never started cannot be resumed
+    hopeless = set(too_slow_alone(state, alone_s or {}, seconds, margin=0.9))
     state = {k: v for k, v in state.items() if k not in hopeless}
     hopeless |= set(runs_to_stop(state, flops, tflops * 1e12, seconds, margin=1.0))
     return [r for r in runs if r.slug not in hopeless], [r for r in runs if r.slug in hopeless]
@@ -287,7 +288,8 @@ def check_and_time(runs: list[PlannedRun], device: str, log, timing_budget_s: fl
     """Before the workers start, with the GPU to itself: for each method, whether one iteration at the run's
     precision agrees with float32 (``costs.precision_agreement``; a run whose precision does not agree is not
     trained), and seconds per iteration of the run alone (``costs.time_iterations``), GN-GAN +NE+GM also at
-    the other precisions; the timings stop after ``timing_budget_s``."""
+    the other precisions; the timings stop after ``timing_budget_s``. A method whose check or timing raises is
+    not trained either; its one-line error is kept (``check_errors``)."""
     from gngan import costs
     from gngan.config import PRECISIONS
 
@@ -407,9 +409,13 @@ class Orchestrator:
                         / (now - first[0])
                     live = {s: st for s, st in state.items() if s not in stopped}
                     seconds_left = self.deadline - now - self.reserve_s
-                    for slug in too_slow_alone(live, self.alone_s, seconds_left):
-                        self.stop(slug, f"would not finish by the deadline even at its {1e3 * self.alone_s[slug]:.1f} "
-                                        f"ms per iteration alone")
+                    # the faster of its time alone and its own pace since the warm-up: either bounds what it can do
+                    fastest = {s: min(a, (now - first[0]) / (state[s]["step"] - first[1][s]["step"]))
+                               if state[s]["step"] > first[1][s]["step"] else a for s, a in self.alone_s.items()
+                               if s in state}
+                    for slug in too_slow_alone(live, fastest, seconds_left):
+                        self.stop(slug, f"would not finish by the deadline even at {1e3 * fastest[slug]:.1f} ms per "
+                                        f"iteration (its time alone or its own pace, the faster)")
                         stopped.add(slug)
                         live.pop(slug)
                     # margin 1.1: the FID evaluations (fp32, ~5% of a run's FLOP at a quarter of the TF32 rate)
@@ -597,6 +603,9 @@ def pack_carry(repo: Path, weights_scheme: str = WEIGHTS_SCHEME) -> dict[str, di
     from gngan import fid, images
 
     repo = Path(repo)
+    if GIT_AT_IMPORT["commit"] == "unknown" or GIT_AT_IMPORT["dirty"]:
+        raise ValueError(f"gngan/ has uncommitted changes or no commit ({GIT_AT_IMPORT}): commit them first, so that "
+                         f"the runs on the GPU name the code they ran")
     weights_dir, carry = _fresh(repo / WEIGHTS_CARRY), _fresh(repo / CARRY)
     (carry / "wheels").mkdir()
     (carry / "data").mkdir()
@@ -612,7 +621,7 @@ def pack_carry(repo: Path, weights_scheme: str = WEIGHTS_SCHEME) -> dict[str, di
                                           f"(set GNGAN_DATA_DIR to the folder that holds it)")
     images.verify_file(src, images.CIFAR10_JPEG_SHA256, what="CIFAR-10 JPEG mirror")
     shutil.copyfile(src, carry / "data" / images.CIFAR10_JPEG_FILE)
-    (carry / "commit.json").write_text(json.dumps(GIT_AT_IMPORT) + "\n")
+    (carry / "commit.json").write_text(json.dumps({**GIT_AT_IMPORT, "package_sha256": package_sha256()}) + "\n")
     whole = repo / WEIGHTS_CARRY / f"pt_inception-{weights_scheme}.pt"
     fid.save_compact_weights(whole, weights_scheme)
     manifest_room = 4096  # each call's copy of the parts' manifest

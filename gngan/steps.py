@@ -424,6 +424,7 @@ class Stepper:
     def iteration(self) -> dict[str, torch.Tensor]:
         """One iteration of Algorithm 1 (or of the baseline's own scheme); returns the (S,) float32 loss values of
         each term (under autocast a loss may be bf16; the trainer sums thousands of them)."""
+        self._losses_to_check = []  # only this iteration's (steps called one by one, as benchmarks do, add to it)
         with self._autocast():
             if self.config.method == "vae":
                 out = {"ae": self.vae_step()}

@@ -7,6 +7,7 @@ when finished, ``result.json``; the group's checkpoint lives in one directory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -101,10 +102,21 @@ def resolve_device(device: str | torch.device) -> torch.device:
 COMMIT_FILE_ENV = "GNGAN_COMMIT_FILE"
 
 
+def package_sha256() -> str:
+    """sha256 of the gngan package's source (each module's name and bytes, in name order): which code ran, where
+    git cannot say."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f"{path.name}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def git_commit() -> dict:
     """The commit of the gngan source tree and whether its package files had uncommitted changes. Where the tree
     is no git checkout (the device machine's copy of it has no .git), the commit ``gpu-pack`` recorded when it
-    packed the tree, in the file ``$GNGAN_COMMIT_FILE`` names (tools/gpu-run.sh sets it); else "unknown"."""
+    packed the tree, in the file ``$GNGAN_COMMIT_FILE`` names (tools/gpu-run.sh sets it), dirty if the package
+    differs from the one packed (``package_sha256``); else "unknown"."""
     root = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
@@ -114,10 +126,20 @@ def git_commit() -> dict:
         return {"commit": head, "dirty": dirty}
     except (OSError, subprocess.CalledProcessError):
         stamp = os.environ.get(COMMIT_FILE_ENV)
-        if stamp and Path(stamp).is_file():
+        if not stamp:
+            return {"commit": "unknown", "dirty": None}
+        try:
             recorded = json.loads(Path(stamp).read_text())
-            return {"commit": recorded["commit"], "dirty": recorded.get("dirty"), "source": "gpu-pack's commit file"}
-        return {"commit": "unknown", "dirty": None}
+            commit, packed = str(recorded["commit"]), recorded["package_sha256"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(f"{stamp} (${COMMIT_FILE_ENV}) is not a commit file of gpu-pack ({type(err).__name__}: "
+                          f"{err}); the commit is recorded as unknown")
+            return {"commit": "unknown", "dirty": None}
+        if packed != package_sha256():
+            warnings.warn(f"the gngan package differs from the one gpu-pack packed at {commit[:10]}: its runs are "
+                          f"recorded as that commit, dirty")
+            return {"commit": commit, "dirty": True, "source": "gpu-pack's commit file; the package differs"}
+        return {"commit": commit, "dirty": False, "source": "gpu-pack's commit file; the package matches"}
 
 
 # The code a process runs is the code it imported: record the tree's state now, not when a run ends.

@@ -20,6 +20,7 @@ TARGETS = {"1d": ("1D chapter", "verdict-1d"), "table2": ("2D chapter", "verdict
            "table3": ("Table 3 chapter", "verdict-table3"), "table3_columns": ("Table 3 chapter", "table3-columns"),
            "fig7": ("GAN+NE/GM chapter", "verdict-fig7"), "gm_cost": ("Table 3 chapter", "verdict-gm-cost")}
 
+
 class VerdictRow(NamedTuple):
     """One claim of the paper on the verdict page. ``seeds``: the stored runs the verdict is judged on
     (``seeds_behind``); ``section``: the key in TARGETS of the chapter section that argues the verdict."""

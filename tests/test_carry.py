@@ -43,6 +43,11 @@ def test_a_part_of_zero_bytes_is_left_out(tmp_path):
     manifest = carry.split_file(tmp_path / "w.pt", (3, 0), (tmp_path / "a", tmp_path / "b"))
     assert [p["name"] for p in manifest["parts"]] == ["w.pt.part1"]
     assert not (tmp_path / "b" / "w.pt.part2").exists() and (tmp_path / "b" / carry.MANIFEST).exists()
+    # call 2 stages nothing (its part is empty), which is no error; call 1's part missing is one
+    assert carry.stage(tmp_path / "b" / carry.MANIFEST, tmp_path / "stage", call=2) == []
+    (tmp_path / "a" / "w.pt.part1").unlink()
+    with pytest.raises(FileNotFoundError, match="w.pt.part1 \\(part of w.pt\\) is missing"):
+        carry.stage(tmp_path / "a" / carry.MANIFEST, tmp_path / "stage")
     with pytest.raises(ValueError, match="do not make up"):
         carry.split_file(tmp_path / "w.pt", (1, 1), (tmp_path / "a", tmp_path / "b"))
 
@@ -52,10 +57,15 @@ def test_join_refuses_a_missing_or_corrupt_part(tmp_path):
     carry.split_file(tmp_path / "w.pt", (3, 3), (tmp_path / "a", tmp_path / "b"))
     with pytest.raises(FileNotFoundError, match=r"w.pt.part1 \(part of w.pt\) is in none of"):
         carry.join(tmp_path / "b" / carry.MANIFEST, [tmp_path / "b"], tmp_path / "out")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "w.pt.part1").write_bytes(b"abc")  # a good copy elsewhere
     (tmp_path / "a" / "w.pt.part1").write_bytes(b"abX")
     with pytest.raises(ValueError, match="the part is corrupt"):
         carry.join(tmp_path / "b" / carry.MANIFEST, [tmp_path / "a", tmp_path / "b"], tmp_path / "out")
     assert not (tmp_path / "out" / "w.pt").exists()
+    joined = carry.join(tmp_path / "b" / carry.MANIFEST, [tmp_path / "a", tmp_path / "c", tmp_path / "b"],
+                        tmp_path / "out")
+    assert joined.read_bytes() == b"abcdef"
 
 
 def test_the_command_line_says_what_is_wrong_in_one_line(tmp_path, capsys):

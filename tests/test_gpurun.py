@@ -323,3 +323,12 @@ def test_both_device_calls_fit_with_todays_tree():
     first, second = carry.split_sizes(weights, (tree + wheel_and_manifests, tree + cifar.stat().st_size
                                                 + wheel_and_manifests), gpurun.TRAVEL_LIMIT)
     assert first + second == weights
+
+
+def test_gpu_pack_refuses_uncommitted_code(tmp_path, monkeypatch):
+    """The runs on the GPU name gpu-pack's commit: packing code that is not committed is refused, before anything
+    is downloaded or copied."""
+    monkeypatch.setattr(gpurun, "GIT_AT_IMPORT", {"commit": "0a83188", "dirty": True})
+    with pytest.raises(ValueError, match="gngan/ has uncommitted changes or no commit .*: commit them first"):
+        gpurun.pack_carry(tmp_path)
+    assert not any(tmp_path.iterdir())

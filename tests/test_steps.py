@@ -177,11 +177,11 @@ def test_a_non_finite_loss_is_named_by_its_first_term_once_the_iteration_ends():
 
     def planted(opt_name, loss, term, retain_graph=False):
         terms.append(term)
-        if term == "gen":  # the last update of the iteration: finite until there
-            loss = loss * torch.tensor([1.0, float("inf")])
+        if term == "gen" or (term == "dis" and terms.count("dis") == 2):  # the second D update, and the G update
+            loss = loss * torch.tensor([1.0, float("inf")] if term == "dis" else [float("nan"), 1.0])
         return original(opt_name, loss, term, retain_graph)
 
     stepper._update = planted
-    with pytest.raises(NonFiniteLossError, match=r"step 0: loss term 'gen' is inf for seed\(s\) \[5\]"):
+    with pytest.raises(NonFiniteLossError, match=r"step 0: loss term 'dis' is inf for seed\(s\) \[5\]"):
         stepper.iteration()
     assert terms == ["ae", "dis", "dis", "gen"] and stepper.step == 0

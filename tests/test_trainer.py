@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -284,6 +285,30 @@ def test_without_git_the_commit_comes_from_gpu_packs_commit_file(tmp_path, monke
     monkeypatch.delenv(trainer.COMMIT_FILE_ENV, raising=False)
     assert trainer.git_commit() == {"commit": "unknown", "dirty": None}
     stamp = tmp_path / "commit.json"
-    stamp.write_text(json.dumps({"commit": "0a83188", "dirty": False}))
+    stamp.write_text(json.dumps({"commit": "0a83188", "dirty": False, "package_sha256": trainer.package_sha256()}))
     monkeypatch.setenv(trainer.COMMIT_FILE_ENV, str(stamp))
-    assert trainer.git_commit() == {"commit": "0a83188", "dirty": False, "source": "gpu-pack's commit file"}
+    assert trainer.git_commit() == {"commit": "0a83188", "dirty": False,
+                                    "source": "gpu-pack's commit file; the package matches"}
+    # the tree changed after gpu-pack: the commit is named, and dirty
+    stamp.write_text(json.dumps({"commit": "0a83188", "dirty": False, "package_sha256": "0" * 64}))
+    with pytest.warns(UserWarning, match="differs from the one gpu-pack packed at 0a83188"):
+        assert trainer.git_commit() == {"commit": "0a83188", "dirty": True,
+                                        "source": "gpu-pack's commit file; the package differs"}
+    stamp.write_text("{not json")
+    with pytest.warns(UserWarning, match="is not a commit file of gpu-pack"):
+        assert trainer.git_commit() == {"commit": "unknown", "dirty": None}
+
+
+def test_package_sha256_changes_with_any_module(tmp_path, monkeypatch):
+    from gngan import trainer
+
+    before = trainer.package_sha256()
+    assert before == trainer.package_sha256() and len(before) == 64
+    fake = tmp_path / "gngan"
+    fake.mkdir()
+    for path in Path(trainer.__file__).resolve().parent.glob("*.py"):
+        (fake / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(trainer, "__file__", str(fake / "trainer.py"))
+    assert trainer.package_sha256() == before
+    (fake / "steps.py").write_text((fake / "steps.py").read_text() + "\n")
+    assert trainer.package_sha256() != before

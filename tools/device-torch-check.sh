@@ -12,9 +12,10 @@ TORCH=${DEVICE_TORCH:-2.11.0}
 TORCHVISION=${DEVICE_TORCHVISION:-0.26.0}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 # pyproject's other pins, as they are
-mapfile -t deps < <(python3 -c 'import sys, tomllib; d = tomllib.load(open(sys.argv[1], "rb"))
+deps_txt=$(python3 -c 'import sys, tomllib; d = tomllib.load(open(sys.argv[1], "rb"))
 print("\n".join(x for x in d["project"]["dependencies"] if not x.startswith(("torch==", "torchvision=="))))' \
   "$repo/pyproject.toml")
+mapfile -t deps <<<"$deps_txt"
 "$VENV/bin/pip" install -q "torch==$TORCH" "torchvision==$TORCHVISION" "${deps[@]}" pytest pyyaml
 "$VENV/bin/python" -c 'import torch, torchvision; print("torch", torch.__version__, "| torchvision", torchvision.__version__)'
 cd "$repo"

@@ -5,7 +5,7 @@
 #
 # It prints the machine (GPU, driver, torch, CUDA), installs the wheels that travel in .gpu-carry/wheels (the
 # device machine has torch but no pytorch-fid and no network), points gngan at the CIFAR-10 files and the FID
-# Inception weights (half staged by tools/gpu-stage-weights.sh in the call just before; both folders are made here by
+# Inception weights (their first part staged by tools/gpu-stage-weights.sh in the call just before; both folders are made by
 # `python -m gngan gpu-pack`), and trains every image run of the gpu
 # budget not stored yet, within GNGAN_GPU_MINUTES (default 6.5), writing at most 8 files to $OUT
 # (gngan/gpurun.py). Bring them home and run `python -m gngan gpu-import <folder>`.
@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the outputs}"
 CARRY=${GNGAN_CARRY:-.gpu-carry}
+[ -d "$CARRY" ] && CARRY=$(cd "$CARRY" && pwd)
 # 6.5 minutes of gpu-run plus at most ~3 for the steps before it fit one 10-minute device call, and leave a
 # lease of 15 minutes room to start again if the first call fails early.
 MINUTES=${GNGAN_GPU_MINUTES:-6.5}
@@ -40,7 +41,7 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 echo "== data, weights, code"
-[ -d "$CARRY/data" ] && export GNGAN_DATA_DIR="$PWD/$CARRY/data"
+[ -d "$CARRY/data" ] && export GNGAN_DATA_DIR="$CARRY/data"
 # the FID weights: one part staged by tools/gpu-stage-weights.sh in the call before, the other carried here
 # (gngan/carry.py), joined and checked in the stage folder; a part missing is an error before any minute is spent.
 # Without a carried manifest: pytorch-fid's own file, if this machine has it.
@@ -55,7 +56,7 @@ elif ! "$PY" -c 'from gngan import fid; fid.ensure_inception_weights(download=Fa
   echo "gpu-run: the FID Inception weights are not on this machine and none were carried: run 'python -m gngan gpu-pack' and make the two calls" >&2
   exit 2
 fi
-[ -f "$CARRY/commit.json" ] && export GNGAN_COMMIT_FILE="$PWD/$CARRY/commit.json"
+[ -f "$CARRY/commit.json" ] && export GNGAN_COMMIT_FILE="$CARRY/commit.json"
 echo "data: ${GNGAN_DATA_DIR:-default} | inception weights: ${GNGAN_INCEPTION_WEIGHTS:-default} | commit file: ${GNGAN_COMMIT_FILE:-none}"
 
 echo "== CUDA MPS (kernels of the run processes share the GPU at once instead of taking turns)"
