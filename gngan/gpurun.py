@@ -410,9 +410,10 @@ class Orchestrator:
                     live = {s: st for s, st in state.items() if s not in stopped}
                     seconds_left = self.deadline - now - self.reserve_s
                     # the faster of its time alone and its own pace since the warm-up: either bounds what it can do
-                    fastest = {s: min(a, (now - first[0]) / (state[s]["step"] - first[1][s]["step"]))
-                               if state[s]["step"] > first[1][s]["step"] else a for s, a in self.alone_s.items()
-                               if s in state}
+                    fastest = {}
+                    for slug, alone in self.alone_s.items():
+                        done = state[slug]["step"] - first[1][slug]["step"] if slug in state else 0
+                        fastest[slug] = min(alone, (now - first[0]) / done) if done > 0 else alone
                     for slug in too_slow_alone(live, fastest, seconds_left):
                         self.stop(slug, f"would not finish by the deadline even at {1e3 * fastest[slug]:.1f} ms per "
                                         f"iteration (its time alone or its own pace, the faster)")
@@ -622,11 +623,9 @@ def pack_carry(repo: Path, weights_scheme: str = WEIGHTS_SCHEME) -> dict[str, di
     images.verify_file(src, images.CIFAR10_JPEG_SHA256, what="CIFAR-10 JPEG mirror")
     shutil.copyfile(src, carry / "data" / images.CIFAR10_JPEG_FILE)
     (carry / "commit.json").write_text(json.dumps({**GIT_AT_IMPORT, "package_sha256": package_sha256()}) + "\n")
-    whole = repo / WEIGHTS_CARRY / f"pt_inception-{weights_scheme}.pt"
-    fid.save_compact_weights(whole, weights_scheme)
     manifest_room = 4096  # each call's copy of the parts' manifest
-    others = tuple(travelling_bytes(repo, folder)["total"] - (whole.stat().st_size if folder == weights_dir else 0)
-                   + manifest_room for folder in (weights_dir, carry))
+    others = tuple(travelling_bytes(repo, folder)["total"] + manifest_room for folder in (weights_dir, carry))
+    whole = fid.save_compact_weights(weights_dir / f"pt_inception-{weights_scheme}.pt", weights_scheme)
     sizes = parts.split_sizes(whole.stat().st_size, others, TRAVEL_LIMIT)
     parts.split_file(whole, sizes, (weights_dir, carry / "inception"))
     whole.unlink()

@@ -289,7 +289,7 @@ class Stepper:
         """Every loss term of this iteration finite, or NonFiniteLossError naming the first that is not: checked
         once an iteration (one host synchronization, where one per update would stall a GPU several times an
         iteration). The updates after a non-finite loss have run by then; the trainer saves nothing after it."""
-        checks, self._losses_to_check = self._losses_to_check, []
+        checks = self._losses_to_check
         if not checks or bool(torch.stack([torch.isfinite(v).all() for _, v in checks]).all()):
             return
         term, values = next((t, v) for t, v in checks if not torch.isfinite(v).all())
